@@ -1,0 +1,165 @@
+/* The layer interface: every layer type is one file in src/layers implementing one
+ * sn_layer_ops table. Layers know nothing of MPI, HDF5 or YAML: they read their
+ * hyperparameters from sn_args, infer shapes, declare parameter tensors (which the
+ * net places in its arenas), and run forward and backward on NCHW batches. */
+#ifndef SHARDNET_LAYER_H
+#define SHARDNET_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shardnet/args.h"
+#include "shardnet/rng.h"
+#include "shardnet/shape.h"
+#include "shardnet/status.h"
+
+#define SN_MAX_INPUTS 8
+#define SN_MAX_PARAMS 4
+#define SN_NAME_CAP 64
+
+typedef enum {
+  SN_INIT_ZEROS,
+  SN_INIT_ONES,
+  SN_INIT_HE_NORMAL,
+  SN_INIT_HE_UNIFORM,
+  SN_INIT_XAVIER_NORMAL,
+  SN_INIT_XAVIER_UNIFORM
+} sn_init_kind;
+
+/* One parameter tensor of a layer: shape in shardnet's memory order (a conv kernel
+ * is (cout, cin, kh, kw), a dense kernel (in, out)), and views into the arenas. */
+typedef struct {
+  char name[16];       /* Keras weight name: kernel, bias, gamma, beta, moving_mean... */
+  int ndim;
+  int dims[4];
+  size_t count;
+  int fan_in, fan_out; /* for He/Xavier */
+  sn_init_kind init;
+  int trainable;       /* 0: running statistics, kept in the state arena, no gradient */
+  float *data;         /* set by the net */
+  float *grad;         /* set by the net; NULL when not trainable */
+} sn_param;
+
+/* Element-wise activations, shared by the activation layers and the fused
+ * `activation:` key of conv2d, conv2d_transpose and dense. */
+typedef enum {
+  SN_ACT_NONE,
+  SN_ACT_RELU,
+  SN_ACT_LEAKY_RELU,
+  SN_ACT_ELU,
+  SN_ACT_SIGMOID,
+  SN_ACT_TANH
+} sn_act_kind;
+
+typedef struct {
+  sn_act_kind kind;
+  float alpha; /* leaky_relu slope (default 0.01), elu scale (default 1) */
+} sn_activation;
+
+/* The activation names in sn_act_kind order ("none", "relu", ...). */
+extern const char *const sn_activation_names[6];
+
+/* Sums `count` doubles across all ranks in place (batch-norm `sync: true`). NULL
+ * means this process alone. */
+typedef struct {
+  void (*sum)(void *ctx, double *values, int count);
+  void *ctx;
+} sn_reducer;
+
+/* What forward gets. `in[k]` are the input batches, `out` the layer's output batch. */
+typedef struct {
+  int batch;                   /* local samples in this call */
+  int training;                /* 1: training mode (dropout on, batch statistics) */
+  const float *in[SN_MAX_INPUTS];
+  float *out;
+  float *aux;                  /* this layer's saved-for-backward buffer (aux_floats) */
+  float *work;                 /* shared scratch (workspace_floats), clobbered by others */
+  sn_rng_key rng;              /* seed, epoch, stream = layer index */
+  uint64_t first_sample;       /* global index of local sample 0, for per-sample RNG */
+  sn_reducer reducer;
+} sn_fwd;
+
+/* What backward gets. It ADDS the input gradients into din[k] (the net zeroes them
+ * first, so fan-out sums naturally) and ADDS parameter gradients into param grads.
+ * din[k] is NULL when nobody needs that gradient (the network input). */
+typedef struct {
+  int batch;
+  const float *in[SN_MAX_INPUTS];
+  const float *out;
+  const float *dout;
+  float *din[SN_MAX_INPUTS];
+  float *aux;
+  float *work;
+  sn_rng_key rng;
+  uint64_t first_sample;
+  sn_reducer reducer;
+} sn_bwd;
+
+typedef struct sn_layer sn_layer;
+
+typedef struct sn_layer_ops {
+  const char *type;
+  int min_inputs, max_inputs;
+  /* Reads hyperparameters from args into l->impl (allocated here). */
+  sn_status (*parse)(sn_layer *l, sn_args *args);
+  /* From l->in_shape[0..n_inputs-1]: sets l->out_shape and l->params, or fails with a
+   * message naming the layer and the shapes that do not fit. */
+  sn_status (*infer)(sn_layer *l);
+  /* Scratch floats needed for a batch (shared across layers); NULL means none. */
+  size_t (*workspace_floats)(const sn_layer *l, int batch);
+  /* Floats kept from forward to backward for a batch; NULL means none. */
+  size_t (*aux_floats)(const sn_layer *l, int batch);
+  void (*forward)(sn_layer *l, const sn_fwd *f);
+  void (*backward)(sn_layer *l, const sn_bwd *b);
+  /* Forward multiply-adds x2 for one sample; NULL means zero. */
+  double (*flops)(const sn_layer *l);
+  /* Receptive-field recurrence: effective kernel and stride (stride < 1 upsamples);
+   * NULL means 1 and 1. */
+  void (*receptive)(const sn_layer *l, double *kernel, double *stride);
+  /* Frees l->impl beyond free(); NULL means plain free(). */
+  void (*destroy)(sn_layer *l);
+} sn_layer_ops;
+
+struct sn_layer {
+  const sn_layer_ops *ops;
+  char name[SN_NAME_CAP];
+  int index;                       /* position in the net, also its RNG stream */
+  int n_inputs;
+  int inputs[SN_MAX_INPUTS];       /* producer layer indices, -1 = the network input */
+  sn_shape in_shape[SN_MAX_INPUTS];
+  sn_shape out_shape;
+  int n_params;
+  sn_param params[SN_MAX_PARAMS];
+  char source[256];                /* config file and line, for messages */
+  int line;
+  void *impl;                      /* the layer type's own hyperparameters */
+};
+
+/* The ops table for a type name ("conv2d"), or NULL. */
+const sn_layer_ops *sn_layer_ops_find(const char *type);
+/* All registered types, NULL-terminated (for messages and docs). */
+const sn_layer_ops *const *sn_layer_ops_all(void);
+
+/* Fails with SN_ERR_SHAPE: "<source>:<line>: layer 'name' (type): message". */
+sn_status sn_layer_fail(const sn_layer *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Declares parameter tensor l->params[l->n_params++]. */
+sn_param *sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int *dims,
+                             int fan_in, int fan_out, sn_init_kind init, int trainable);
+
+/* Parses the `activation:` key (default none) with its optional `alpha:`. */
+sn_status sn_parse_activation(sn_args *args, sn_activation *out);
+/* Parses the `init:` key (he_normal, he_uniform, xavier_normal, xavier_uniform). */
+sn_status sn_parse_init(sn_args *args, sn_init_kind dflt, sn_init_kind *out);
+
+/* y = act(y) in place over n values. */
+void sn_activation_forward(sn_activation act, float *y, size_t n);
+/* dx += dy * act'(.) written through the output y (every supported activation's
+ * derivative is a function of its output). */
+void sn_activation_backward(sn_activation act, const float *y, const float *dy, float *dx,
+                            size_t n);
+/* dy *= act'(.) in place, for fused activations. */
+void sn_activation_backward_inplace(sn_activation act, const float *y, float *dy, size_t n);
+
+#endif

@@ -1,0 +1,102 @@
+/* A network: a graph of layers in topological order, its parameter, gradient and
+ * state arenas, and the per-batch activation buffers. Built from an sn_model_spec
+ * (what a config's `model:` section says), independent of YAML, MPI and HDF5. */
+#ifndef SHARDNET_NET_H
+#define SHARDNET_NET_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shardnet/layer.h"
+
+typedef enum { SN_LOSS_SOFTMAX_CROSS_ENTROPY, SN_LOSS_MSE } sn_loss_kind;
+
+/* One layer as configured. */
+typedef struct {
+  char type[32];
+  char name[SN_NAME_CAP];      /* "" lets the net name it <type>_<k> */
+  int n_inputs;                /* 0 reads the previous layer (or the network input) */
+  char inputs[SN_MAX_INPUTS][SN_NAME_CAP];
+  sn_args *args;               /* owned; the layer type's own keys */
+  int line;
+} sn_layer_spec;
+
+typedef struct {
+  char source[256];            /* config file name, for messages */
+  sn_shape input;              /* per-sample input shape (C, H, W) */
+  int n_layers, capacity;
+  sn_layer_spec *layers;
+  sn_loss_kind loss;
+} sn_model_spec;
+
+/* Appends a layer; takes ownership of args (freed on failure too). */
+sn_status sn_model_spec_add(sn_model_spec *spec, const char *type, const char *name,
+                            sn_args *args, int line, int n_inputs, const char *const *inputs);
+void sn_model_spec_clear(sn_model_spec *spec);
+
+/* Options of one forward/backward pass. */
+typedef struct {
+  int training;             /* dropout and batch statistics on */
+  uint64_t seed;
+  uint32_t epoch;
+  uint64_t first_sample;    /* global index of the first local sample (per-sample RNG) */
+  sn_reducer reducer;       /* for batch-norm sync; zero = this process only */
+  /* Called after each layer's backward, last layer first (gradient bucketing). */
+  void (*after_backward)(void *ctx, int layer);
+  void *hook_ctx;
+} sn_pass;
+
+typedef struct sn_net {
+  sn_shape input_shape;
+  sn_loss_kind loss;
+  int n_layers;
+  sn_layer *layers;
+  /* Arenas: trainable parameters and their gradients share one layout; running
+   * statistics live apart because nothing optimizes or reduces them. */
+  size_t n_params, n_state;
+  float *params, *grads, *state;
+  /* Per-batch buffers, sized by sn_net_reserve. */
+  int max_batch;
+  float **acts, **dacts, **aux;
+  float *work;
+  size_t work_floats;
+  float *dinput;            /* gradient w.r.t. the network input, if reserved */
+  /* Per-layer seconds of the last pass, filled when profile is set. */
+  int profile;
+  double *fwd_seconds, *bwd_seconds;
+} sn_net;
+
+/* Builds the graph, parses every layer, infers shapes and allocates the arenas.
+ * Fails with a message naming the config line and layer that cannot work. */
+sn_status sn_net_create(const sn_model_spec *spec, sn_net **out);
+void sn_net_destroy(sn_net *net);
+
+/* He/Xavier initialisation from the seed alone: identical on every rank. */
+void sn_net_init_params(sn_net *net, uint64_t seed);
+
+/* Allocates activations, gradients and scratch for batches of up to max_batch;
+ * with want_input_grad, backward also fills net->dinput. */
+sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad);
+
+/* x holds batch samples of input_shape. */
+void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass);
+/* The buffer the loss writes d(loss)/d(output) into before sn_net_backward. */
+float *sn_net_output_grad(sn_net *net);
+/* Backpropagates from sn_net_output_grad; adds into net->grads. */
+void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass);
+void sn_net_zero_grad(sn_net *net);
+
+const float *sn_net_output(const sn_net *net);
+sn_shape sn_net_output_shape(const sn_net *net);
+/* Index of the layer called name, or -1. */
+int sn_net_find_layer(const sn_net *net, const char *name);
+/* Output of layer i for the last forward pass. */
+const float *sn_net_layer_output(const sn_net *net, int i);
+
+/* Receptive field and jump (input pixels per output pixel step) of each layer. */
+void sn_net_receptive_fields(const sn_net *net, double *field, double *jump);
+/* Prints the per-layer table: name, type, output shape, parameters, FLOPs,
+ * receptive field and jump, with totals. */
+void sn_net_print_summary(const sn_net *net, FILE *out);
+
+#endif

@@ -1,0 +1,61 @@
+/* Forward and backward passes over the layer graph. */
+#include <string.h>
+
+#include "shardnet/net.h"
+#include "shardnet/timer.h"
+
+static const float *input_of(const sn_net *net, const float *x, int producer) {
+  return producer < 0 ? x : net->acts[producer];
+}
+
+void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass) {
+  SN_ASSERT(batch >= 1 && batch <= net->max_batch);
+  for (int i = 0; i < net->n_layers; i++) {
+    sn_layer *l = &net->layers[i];
+    sn_fwd f = {.batch = batch,
+                .training = pass->training,
+                .out = net->acts[i],
+                .aux = net->aux[i],
+                .work = net->work,
+                .rng = sn_rng_make_key(pass->seed, pass->epoch, (uint32_t)i),
+                .first_sample = pass->first_sample,
+                .reducer = pass->reducer};
+    for (int k = 0; k < l->n_inputs; k++) f.in[k] = input_of(net, x, l->inputs[k]);
+    double t0 = net->profile ? sn_now() : 0.0;
+    l->ops->forward(l, &f);
+    if (net->profile) net->fwd_seconds[i] = sn_now() - t0;
+  }
+}
+
+void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass) {
+  SN_ASSERT(batch >= 1 && batch <= net->max_batch);
+  /* Layers add into their inputs' gradients, so a layer read by several others
+   * receives the sum; everything but the loss-facing buffer starts at zero. */
+  for (int i = 0; i < net->n_layers - 1; i++)
+    memset(net->dacts[i], 0, (size_t)batch * sn_shape_size(net->layers[i].out_shape) * sizeof(float));
+  if (net->dinput)
+    memset(net->dinput, 0, (size_t)batch * sn_shape_size(net->input_shape) * sizeof(float));
+  for (int i = net->n_layers - 1; i >= 0; i--) {
+    sn_layer *l = &net->layers[i];
+    sn_bwd b = {.batch = batch,
+                .out = net->acts[i],
+                .dout = net->dacts[i],
+                .aux = net->aux[i],
+                .work = net->work,
+                .rng = sn_rng_make_key(pass->seed, pass->epoch, (uint32_t)i),
+                .first_sample = pass->first_sample,
+                .reducer = pass->reducer};
+    for (int k = 0; k < l->n_inputs; k++) {
+      b.in[k] = input_of(net, x, l->inputs[k]);
+      b.din[k] = l->inputs[k] < 0 ? net->dinput : net->dacts[l->inputs[k]];
+    }
+    double t0 = net->profile ? sn_now() : 0.0;
+    l->ops->backward(l, &b);
+    if (net->profile) net->bwd_seconds[i] = sn_now() - t0;
+    if (pass->after_backward) pass->after_backward(pass->hook_ctx, i);
+  }
+}
+
+void sn_net_zero_grad(sn_net *net) {
+  if (net->n_params) memset(net->grads, 0, net->n_params * sizeof(float));
+}
