@@ -1,0 +1,68 @@
+/* A run's configuration, loaded from YAML (see ../shared/DESIGN.md) with
+ * `--set key=value` overrides applied. Every key is checked: unknown keys, wrong
+ * types and missing required keys are errors naming file, line and key. Blocks
+ * whose keys belong to another module (layers, optimizer, schedule) are kept as
+ * sn_args, so that module reads and checks them. */
+#ifndef SHARDNET_CONFIG_H
+#define SHARDNET_CONFIG_H
+
+#include <stdint.h>
+
+#include "shardnet/args.h"
+#include "shardnet/net.h"
+
+#define SN_PATH_CAP 1024
+#define SN_MAX_ACTIVATION_SAMPLES 64
+
+typedef struct {
+  char train[SN_PATH_CAP];      /* data.train: dataset file ("" if absent) */
+  char test[SN_PATH_CAP];       /* data.test ("" if absent) */
+  double scale;                 /* data.scale, default 1 */
+  int n_mean, n_std;            /* data.mean / data.std per channel (0 = not given) */
+  double mean[16], std[16];
+} sn_data_config;
+
+typedef struct {
+  int epochs;                   /* default 1 */
+  int batch_size;               /* global batch, default 32 */
+  long max_steps;               /* 0 = no limit */
+  int log_every;                /* steps between log lines, default 50 */
+  int scale_lr_linear;          /* train.scale_lr: linear */
+  int base_batch_size;          /* for scale_lr, default 256? see config.c */
+  sn_args *optimizer;           /* train.optimizer block (type, lr, ...), never NULL */
+  sn_args *schedule;            /* train.schedule block (type, ...), never NULL */
+} sn_train_config;
+
+typedef struct {
+  char dir[SN_PATH_CAP];        /* checkpoint.dir, default runs/<config basename> */
+  long every_steps;             /* 0 = only at the end */
+  int keep;                     /* default 3 */
+} sn_checkpoint_config;
+
+typedef struct {
+  long every_steps;             /* 0 = off */
+  int n_samples;
+  long samples[SN_MAX_ACTIVATION_SAMPLES];
+} sn_activations_config;
+
+typedef struct sn_config {
+  char path[SN_PATH_CAP];
+  uint64_t seed;                /* default 1 */
+  sn_data_config data;
+  sn_model_spec model;
+  sn_train_config train;
+  sn_checkpoint_config checkpoint;
+  sn_activations_config activations;
+  char *text;                   /* the YAML source as read (before overrides) */
+} sn_config;
+
+/* Loads path, then applies overrides "train.epochs=3" (dotted key paths into the
+ * mappings; a layer is addressed as model.layers.<name>.<key>). */
+sn_status sn_config_load(const char *path, const char *const *overrides, int n_overrides,
+                         sn_config **out);
+/* The same from YAML text in memory; source names it in messages. */
+sn_status sn_config_parse(const char *text, const char *source, const char *const *overrides,
+                          int n_overrides, sn_config **out);
+void sn_config_free(sn_config *cfg);
+
+#endif
