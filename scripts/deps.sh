@@ -2,7 +2,7 @@
 # missing (as root), or says what to install (as anyone else).
 # shellcheck shell=bash
 
-SN_BUILD_PACKAGES="cmake make gcc pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-openmp-dev libyaml-dev libcunit1-dev"
+SN_BUILD_PACKAGES="cmake make gcc pkg-config zlib1g-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-openmp-dev libyaml-dev libcunit1-dev"
 SN_TEST_PACKAGES="python3 python3-h5py python3-numpy"
 SN_DATA_PACKAGES="dataset-fashion-mnist"
 

@@ -38,7 +38,17 @@ typedef struct {
   int trainable;       /* 0: running statistics, kept in the state arena, no gradient */
   float *data;         /* set by the net */
   float *grad;         /* set by the net; NULL when not trainable */
+  /* How the Keras HDF5 layout stores this tensor: keras_order[k] is the memory
+   * dimension that is Keras's dimension k (a conv kernel (cout, cin, kh, kw) is
+   * stored (kh, kw, cin, cout): {2, 3, 1, 0}); keras_flip rotates the two spatial
+   * dimensions by 180 degrees (true convolution saved for a cross-correlating
+   * framework). Set with sn_param_keras_layout; identity by default. */
+  int keras_order[4];
+  int keras_flip;
 } sn_param;
+
+/* Sets the Keras storage order of a parameter tensor (see sn_param). */
+void sn_param_keras_layout(sn_param *p, const int *order, int flip);
 
 /* Element-wise activations, shared by the activation layers and the fused
  * `activation:` key of conv2d, conv2d_transpose and dense. */
@@ -150,6 +160,9 @@ sn_param *sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int 
 
 /* Parses the `activation:` key (default none) with its optional `alpha:`. */
 sn_status sn_parse_activation(sn_args *args, sn_activation *out);
+/* The default `init:` for a layer with this fused activation: He normal for the
+ * relu family (relu, leaky_relu, elu), Xavier uniform otherwise. */
+sn_init_kind sn_default_init(sn_activation act);
 /* Parses the `init:` key (he_normal, he_uniform, xavier_normal, xavier_uniform). */
 sn_status sn_parse_init(sn_args *args, sn_init_kind dflt, sn_init_kind *out);
 

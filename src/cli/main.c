@@ -1,5 +1,4 @@
 /* `shardnet <command>`: dispatch to the subcommands. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,17 +11,12 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"summary", sn_cmd_summary, "summary CONFIG           per-layer shapes, parameters, FLOPs, receptive field"},
+    {"train", sn_cmd_train, "train CONFIG [--set key=value]...   train data-parallel (run under mpirun or srun)"},
+    {"eval", sn_cmd_eval, "eval CKPT --data FILE                loss, accuracy and per-class accuracy"},
+    {"predict", sn_cmd_predict, "predict CKPT --data FILE --out FILE  class probabilities and labels to HDF5"},
+    {"summary", sn_cmd_summary, "summary CONFIG                      per-layer shapes, parameters, FLOPs, receptive field"},
+    {"convert", sn_cmd_convert, "convert idx|cifar10 ... --out FILE  public datasets to shardnet HDF5 datasets"},
 };
-
-void sn_cli_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("shardnet: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
 
 static void usage(FILE *out) {
   fprintf(out, "usage: shardnet <command> [options]\n\ncommands:\n");

@@ -1,8 +1,52 @@
-/* STUB: to be implemented. */
+/* The standalone activation layers (relu, leaky_relu, elu, sigmoid, tanh): one set of
+ * functions over sn_activation_forward/backward; a layer's type name is its activation. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "layers/layer_types.h"
-static sn_status stub_parse(sn_layer *l, sn_args *a) { (void)a; return sn_layer_fail(l, "not implemented yet"); }
-const sn_layer_ops sn_relu_ops = {.type = "relu", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
-const sn_layer_ops sn_leaky_relu_ops = {.type = "leaky_relu", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
-const sn_layer_ops sn_elu_ops = {.type = "elu", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
-const sn_layer_ops sn_sigmoid_ops = {.type = "sigmoid", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
-const sn_layer_ops sn_tanh_ops = {.type = "tanh", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
+
+static sn_status act_parse(sn_layer *l, sn_args *args) {
+  sn_activation *a = calloc(1, sizeof *a);
+  if (!a) return sn_fail(SN_ERR_NOMEM, "cannot allocate layer");
+  l->impl = a;
+  for (int k = 0; k < 6; k++)
+    if (!strcmp(sn_activation_names[k], l->ops->type)) a->kind = (sn_act_kind)k;
+  /* The same defaults as the fused `activation:` key. */
+  double alpha = a->kind == SN_ACT_ELU ? 1.0 : 0.01;
+  if (a->kind == SN_ACT_ELU || a->kind == SN_ACT_LEAKY_RELU)
+    SN_TRY(sn_args_float(args, "alpha", alpha, 0.0, 1e6, &alpha));
+  a->alpha = (float)alpha;
+  return SN_OK;
+}
+
+static sn_status act_infer(sn_layer *l) {
+  l->out_shape = l->in_shape[0];
+  return SN_OK;
+}
+
+static void act_forward(sn_layer *l, const sn_fwd *f) {
+  const size_t n = (size_t)f->batch * sn_shape_size(l->out_shape);
+  memcpy(f->out, f->in[0], n * sizeof(float));
+  sn_activation_forward(*(const sn_activation *)l->impl, f->out, n);
+}
+
+static void act_backward(sn_layer *l, const sn_bwd *b) {
+  if (!b->din[0]) return;
+  const size_t n = (size_t)b->batch * sn_shape_size(l->out_shape);
+  sn_activation_backward(*(const sn_activation *)l->impl, b->out, b->dout, b->din[0], n);
+}
+
+#define ACTIVATION_OPS(name)    \
+  {.type = name,                \
+   .min_inputs = 1,             \
+   .max_inputs = 1,             \
+   .parse = act_parse,          \
+   .infer = act_infer,          \
+   .forward = act_forward,      \
+   .backward = act_backward}
+
+const sn_layer_ops sn_relu_ops = ACTIVATION_OPS("relu");
+const sn_layer_ops sn_leaky_relu_ops = ACTIVATION_OPS("leaky_relu");
+const sn_layer_ops sn_elu_ops = ACTIVATION_OPS("elu");
+const sn_layer_ops sn_sigmoid_ops = ACTIVATION_OPS("sigmoid");
+const sn_layer_ops sn_tanh_ops = ACTIVATION_OPS("tanh");

@@ -1,4 +1,56 @@
-/* STUB: to be implemented. */
+/* Element-wise sum of 2 to 8 inputs of identical shape (residual connections). */
 #include "layers/layer_types.h"
-static sn_status stub_parse(sn_layer *l, sn_args *a) { (void)a; return sn_layer_fail(l, "not implemented yet"); }
-const sn_layer_ops sn_add_ops = {.type = "add", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
+
+/* Below this many output floats per call the OpenMP team costs more than it saves. */
+#define ADD_PARALLEL_MIN 65536
+
+static sn_status add_parse(sn_layer *l, sn_args *args) { return SN_OK; }
+
+static sn_status add_infer(sn_layer *l) {
+  for (int k = 1; k < l->n_inputs; k++)
+    if (!sn_shape_equal(l->in_shape[k], l->in_shape[0])) {
+      char a[48], b[48];
+      return sn_layer_fail(l, "needs inputs of one shape, but input 1 is %s and input %d is %s",
+                           sn_shape_format(l->in_shape[0], a, sizeof a), k + 1,
+                           sn_shape_format(l->in_shape[k], b, sizeof b));
+    }
+  l->out_shape = l->in_shape[0];
+  return SN_OK;
+}
+
+static void add_forward(sn_layer *l, const sn_fwd *f) {
+  const size_t n = (size_t)f->batch * sn_shape_size(l->out_shape);
+  const int inputs = l->n_inputs;
+#pragma omp parallel for schedule(static) if (n >= ADD_PARALLEL_MIN)
+  for (size_t i = 0; i < n; i++) {
+    float s = f->in[0][i];
+    for (int k = 1; k < inputs; k++) s += f->in[k][i];
+    f->out[i] = s;
+  }
+}
+
+static void add_backward(sn_layer *l, const sn_bwd *b) {
+  const size_t n = (size_t)b->batch * sn_shape_size(l->out_shape);
+  /* One input named twice gets dout twice through the same din, as it should. */
+  for (int k = 0; k < l->n_inputs; k++) {
+    float *dx = b->din[k];
+    if (!dx) continue;
+#pragma omp parallel for simd schedule(static) if (n >= ADD_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) dx[i] += b->dout[i];
+  }
+}
+
+static double add_flops(const sn_layer *l) {
+  return (double)(l->n_inputs - 1) * (double)sn_shape_size(l->out_shape);
+}
+
+const sn_layer_ops sn_add_ops = {
+    .type = "add",
+    .min_inputs = 2,
+    .max_inputs = SN_MAX_INPUTS,
+    .parse = add_parse,
+    .infer = add_infer,
+    .forward = add_forward,
+    .backward = add_backward,
+    .flops = add_flops,
+};

@@ -1,4 +1,209 @@
-/* STUB: to be implemented. */
+/* 2-D convolution: out (cout, oh, ow) = act(kernel (cout, cin, kh, kw) * in (cin, h, w)
+ * + bias), computed per sample as im2col + GEMM, samples spread over OpenMP threads. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/im2col.h"
 #include "layers/layer_types.h"
-static sn_status stub_parse(sn_layer *l, sn_args *a) { (void)a; return sn_layer_fail(l, "not implemented yet"); }
-const sn_layer_ops sn_conv2d_ops = {.type = "conv2d", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
+#include "shardnet/gemm.h"
+
+typedef struct {
+  int filters, kernel[2], stride[2];
+  sn_pad_mode pad_mode;
+  int pad[2];          /* explicit padding (ph, pw) */
+  int use_bias, flip;
+  sn_activation act;
+  sn_init_kind init;
+  /* from infer */
+  sn_conv_geom g;      /* the input as image, the output as grid */
+  int direct;          /* 1x1, stride 1, no padding: the input is its own column matrix */
+  /* thread count the workspace was last sized for; written by workspace_floats
+   * (through the impl pointer) so forward/backward never use more slices */
+  int threads;
+} conv_cfg;
+
+static sn_status conv2d_parse(sn_layer *l, sn_args *args) {
+  conv_cfg *c = calloc(1, sizeof *c);
+  if (!c) return sn_fail(SN_ERR_NOMEM, "cannot allocate layer");
+  l->impl = c;
+  if (!sn_args_has(args, "filters")) return sn_args_fail(args, NULL, "needs the key 'filters'");
+  SN_TRY(sn_args_int(args, "filters", 0, 1, 1 << 20, &c->filters));
+  if (!sn_args_has(args, "kernel")) return sn_args_fail(args, NULL, "needs the key 'kernel'");
+  SN_TRY(sn_args_int_pair(args, "kernel", 1, 1, 1 << 12, c->kernel));
+  SN_TRY(sn_args_int_pair(args, "stride", 1, 1, 1 << 12, c->stride));
+  SN_TRY(sn_conv_parse_padding(args, 1, &c->pad_mode, c->pad));
+  SN_TRY(sn_args_bool(args, "bias", 1, &c->use_bias));
+  SN_TRY(sn_args_bool(args, "flip", 0, &c->flip));
+  SN_TRY(sn_parse_activation(args, &c->act));
+  return sn_parse_init(args, sn_default_init(c->act), &c->init);
+}
+
+static sn_status conv2d_infer(sn_layer *l) {
+  conv_cfg *c = l->impl;
+  const sn_shape in = l->in_shape[0];
+  char buf[48];
+  if (in.ndim != 3)
+    return sn_layer_fail(l, "needs a 3-D (channels, height, width) input but gets %s",
+                         sn_shape_format(in, buf, sizeof buf));
+  const int cin = in.d[0], h = in.d[1], w = in.d[2];
+  const int kh = c->kernel[0], kw = c->kernel[1], sh = c->stride[0], sw = c->stride[1];
+  int pt = 0, pb = 0, pl = 0, pr = 0, oh, ow;
+  if (c->pad_mode == SN_PAD_SAME) {
+    sn_conv_same_padding(h, kh, sh, &oh, &pt, &pb);
+    sn_conv_same_padding(w, kw, sw, &ow, &pl, &pr);
+  } else {
+    pt = pb = c->pad[0];
+    pl = pr = c->pad[1];
+  }
+  if (kh > h + pt + pb || kw > w + pl + pr)
+    return sn_layer_fail(l, "kernel %dx%d is larger than the padded input %dx%d", kh, kw,
+                         h + pt + pb, w + pl + pr);
+  oh = (h + pt + pb - kh) / sh + 1;
+  ow = (w + pl + pr - kw) / sw + 1;
+  c->g = (sn_conv_geom){.c = cin, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw,
+                        .pt = pt, .pl = pl, .oh = oh, .ow = ow, .flip = c->flip};
+  c->direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt + pb + pl + pr == 0;
+  l->out_shape = sn_shape_chw(c->filters, oh, ow);
+  const int taps = kh * kw;
+  sn_layer_add_param(l, "kernel", 4, (int[]){c->filters, cin, kh, kw}, cin * taps,
+                     c->filters * taps, c->init, 1);
+  if (c->use_bias)
+    sn_layer_add_param(l, "bias", 1, (int[]){c->filters}, cin * taps, c->filters * taps,
+                       SN_INIT_ZEROS, 1);
+  return SN_OK;
+}
+
+/* Per-thread slice: the column matrix (also reused for its gradient) and the
+ * pre-activation gradient of one sample. */
+static size_t slot_floats(const conv_cfg *c) {
+  const size_t k = (size_t)sn_conv_geom_rows(&c->g), n = (size_t)sn_conv_geom_cols(&c->g);
+  return sn_conv_round((c->direct ? 0 : k * n) + (c->act.kind == SN_ACT_NONE ? 0 : (size_t)c->filters * n));
+}
+
+/* Per-thread partial weight and bias gradients (threads 1.., thread 0 adds in place). */
+static size_t partial_floats(const conv_cfg *c) {
+  return sn_conv_round((size_t)c->filters * ((size_t)sn_conv_geom_rows(&c->g) + 1));
+}
+
+static size_t conv2d_workspace(const sn_layer *l, int batch) {
+  conv_cfg *c = l->impl;
+  c->threads = omp_get_max_threads();
+  const int team = sn_conv_team(c->threads, batch);
+  return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c);
+}
+
+static void conv2d_forward(sn_layer *l, const sn_fwd *f) {
+  const conv_cfg *c = l->impl;
+  const sn_conv_geom *g = &c->g;
+  const int k = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), cout = c->filters;
+  const size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)cout * n;
+  const float *w = l->params[0].data, *bias = c->use_bias ? l->params[1].data : NULL;
+  const int team = sn_conv_team(c->threads, f->batch);
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num();
+    float *col = f->work + (size_t)t * slot_floats(c);
+    int lo, hi;
+    sn_conv_share(f->batch, team, t, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
+      const float *x = f->in[0] + (size_t)s * in_size;
+      float *y = f->out + (size_t)s * out_size;
+      if (!c->direct) {
+        sn_im2col(g, x, col, n);
+        x = col;
+      }
+      sn_conv_fill_bias(y, bias, cout, n);
+      // [cout, cin*kh*kw] x [cin*kh*kw, oh*ow] -> [cout, oh*ow]
+      sn_gemm(0, 0, cout, n, k, 1.0f, w, k, x, n, 1.0f, y, n);
+      sn_activation_forward(c->act, y, out_size);
+    }
+  }
+}
+
+static void conv2d_backward(sn_layer *l, const sn_bwd *b) {
+  const conv_cfg *c = l->impl;
+  const sn_conv_geom *g = &c->g;
+  const int k = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), cout = c->filters;
+  const size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)cout * n;
+  const float *w = l->params[0].data;
+  const int team = sn_conv_team(c->threads, b->batch);
+  const size_t slot = slot_floats(c), part = partial_floats(c);
+  float *parts = b->work + (size_t)team * slot;
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num();
+    float *col = b->work + (size_t)t * slot;
+    float *dpre_buf = col + (c->direct ? 0 : (size_t)k * n);
+    /* thread 0 adds straight into the gradient arena, the others into partial sums
+     * that are added afterwards in thread order */
+    float *dw = t == 0 ? l->params[0].grad : parts + (size_t)(t - 1) * part;
+    float *db = !c->use_bias ? NULL : t == 0 ? l->params[1].grad : dw + (size_t)cout * k;
+    if (t > 0 && db) memset(db, 0, (size_t)cout * sizeof(float));
+    float dw_beta = t == 0 ? 1.0f : 0.0f;
+    int lo, hi;
+    sn_conv_share(b->batch, team, t, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
+      const float *x = b->in[0] + (size_t)s * in_size;
+      const float *dpre = b->dout + (size_t)s * out_size;
+      if (c->act.kind != SN_ACT_NONE) {
+        /* dout is read-only: the gradient through the activation goes to scratch */
+        memcpy(dpre_buf, dpre, out_size * sizeof(float));
+        sn_activation_backward_inplace(c->act, b->out + (size_t)s * out_size, dpre_buf, out_size);
+        dpre = dpre_buf;
+      }
+      const float *xcol = x;
+      if (!c->direct) {
+        sn_im2col(g, x, col, n);
+        xcol = col;
+      }
+      // dW [cout, cin*kh*kw] += dpre [cout, oh*ow] x col^T [oh*ow, cin*kh*kw]
+      sn_gemm(0, 1, cout, k, n, 1.0f, dpre, n, xcol, n, dw_beta, dw, k);
+      dw_beta = 1.0f;
+      if (db) sn_conv_bias_grad(db, dpre, cout, n);
+      float *din = b->din[0];
+      if (!din) continue;
+      din += (size_t)s * in_size;
+      if (c->direct) {
+        // din [cin, h*w] += W^T [cin, cout] x dpre [cout, h*w]
+        sn_gemm(1, 0, k, n, cout, 1.0f, w, k, dpre, n, 1.0f, din, n);
+      } else {
+        // dcol [cin*kh*kw, oh*ow] = W^T x dpre, reusing the column slice
+        sn_gemm(1, 0, k, n, cout, 1.0f, w, k, dpre, n, 0.0f, col, n);
+        sn_col2im_add(g, col, n, din);
+      }
+    }
+    if (team > 1) {
+#pragma omp barrier
+      sn_conv_reduce(l->params[0].grad, parts, part, team - 1, (size_t)cout * k, t, team);
+      if (c->use_bias)
+        sn_conv_reduce(l->params[1].grad, parts + (size_t)cout * k, part, team - 1, (size_t)cout,
+                       t, team);
+    }
+  }
+}
+
+static double conv2d_flops(const sn_layer *l) {
+  const conv_cfg *c = l->impl;
+  return 2.0 * c->filters * sn_conv_geom_rows(&c->g) * sn_conv_geom_cols(&c->g);
+}
+
+/* The summary's receptive field is one number: the larger dimension decides. */
+static void conv2d_receptive(const sn_layer *l, double *kernel, double *stride) {
+  const conv_cfg *c = l->impl;
+  *kernel = c->kernel[0] > c->kernel[1] ? c->kernel[0] : c->kernel[1];
+  *stride = c->stride[0] > c->stride[1] ? c->stride[0] : c->stride[1];
+}
+
+const sn_layer_ops sn_conv2d_ops = {
+    .type = "conv2d",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .parse = conv2d_parse,
+    .infer = conv2d_infer,
+    .workspace_floats = conv2d_workspace,
+    .forward = conv2d_forward,
+    .backward = conv2d_backward,
+    .flops = conv2d_flops,
+    .receptive = conv2d_receptive,
+};

@@ -1,4 +1,228 @@
-/* STUB: to be implemented. */
+/* Transposed 2-D convolution (the data gradient of a convolution, used to upsample):
+ * out (cout, oh, ow) = act(col2im(kernel (cin, cout, kh, kw)^T . in (cin, h, w)) + bias). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/im2col.h"
 #include "layers/layer_types.h"
-static sn_status stub_parse(sn_layer *l, sn_args *a) { (void)a; return sn_layer_fail(l, "not implemented yet"); }
-const sn_layer_ops sn_conv2d_transpose_ops = {.type = "conv2d_transpose", .min_inputs = 1, .max_inputs = 1, .parse = stub_parse};
+#include "shardnet/gemm.h"
+
+typedef struct {
+  int filters, kernel[2], stride[2], output_padding[2];
+  sn_pad_mode pad_mode;
+  int pad;             /* explicit padding, both sides of both dimensions */
+  int use_bias;
+  sn_activation act;
+  sn_init_kind init;
+  /* from infer */
+  sn_conv_geom g;      /* the output as image, the input as grid: the conv this one reverses */
+  int direct;          /* 1x1, stride 1, no padding: the GEMM writes the output directly */
+  int threads;         /* thread count the workspace was last sized for (see conv2d.c) */
+} convt_cfg;
+
+static sn_status convt_parse(sn_layer *l, sn_args *args) {
+  convt_cfg *c = calloc(1, sizeof *c);
+  if (!c) return sn_fail(SN_ERR_NOMEM, "cannot allocate layer");
+  l->impl = c;
+  if (!sn_args_has(args, "filters")) return sn_args_fail(args, NULL, "needs the key 'filters'");
+  SN_TRY(sn_args_int(args, "filters", 0, 1, 1 << 20, &c->filters));
+  if (!sn_args_has(args, "kernel")) return sn_args_fail(args, NULL, "needs the key 'kernel'");
+  SN_TRY(sn_args_int_pair(args, "kernel", 1, 1, 1 << 12, c->kernel));
+  SN_TRY(sn_args_int_pair(args, "stride", 1, 1, 1 << 12, c->stride));
+  int pad[2];
+  SN_TRY(sn_conv_parse_padding(args, 0, &c->pad_mode, pad));
+  c->pad = pad[0];
+  SN_TRY(sn_args_int_pair(args, "output_padding", 0, 0, 1 << 12, c->output_padding));
+  for (int d = 0; d < 2; d++)
+    if (c->output_padding[d] >= c->stride[d])
+      return sn_args_fail(args, "output_padding", "must be smaller than the stride (%d), got %d",
+                          c->stride[d], c->output_padding[d]);
+  if (c->pad_mode == SN_PAD_SAME && (c->output_padding[0] || c->output_padding[1]))
+    return sn_args_fail(args, "output_padding",
+                        "cannot be combined with padding: same, which fixes the output at "
+                        "input size x stride");
+  SN_TRY(sn_args_bool(args, "bias", 1, &c->use_bias));
+  SN_TRY(sn_parse_activation(args, &c->act));
+  return sn_parse_init(args, sn_default_init(c->act), &c->init);
+}
+
+/* Output size and leading padding along one dimension. */
+static int out_size(const convt_cfg *c, int d, int in, int *before) {
+  const int k = c->kernel[d], s = c->stride[d];
+  if (c->pad_mode == SN_PAD_SAME) {
+    /* the padding of the `same` conv that maps in*s back to in; when k < s the last
+     * s - k rows are touched by no input and stay at the bias */
+    int o, after;
+    sn_conv_same_padding(in * s, k, s, &o, before, &after);
+    return in * s;
+  }
+  *before = c->pad;
+  return (in - 1) * s - 2 * c->pad + k + c->output_padding[d];
+}
+
+static sn_status convt_infer(sn_layer *l) {
+  convt_cfg *c = l->impl;
+  const sn_shape in = l->in_shape[0];
+  char buf[48];
+  if (in.ndim != 3)
+    return sn_layer_fail(l, "needs a 3-D (channels, height, width) input but gets %s",
+                         sn_shape_format(in, buf, sizeof buf));
+  const int cin = in.d[0], h = in.d[1], w = in.d[2];
+  int pt, pl;
+  const int oh = out_size(c, 0, h, &pt), ow = out_size(c, 1, w, &pl);
+  if (oh < 1 || ow < 1)
+    return sn_layer_fail(l, "padding %d leaves no output for the input %s (output %dx%d)", c->pad,
+                         sn_shape_format(in, buf, sizeof buf), oh, ow);
+  const int kh = c->kernel[0], kw = c->kernel[1], sh = c->stride[0], sw = c->stride[1];
+  c->g = (sn_conv_geom){.c = c->filters, .h = oh, .w = ow, .kh = kh, .kw = kw, .sh = sh,
+                        .sw = sw, .pt = pt, .pl = pl, .oh = h, .ow = w, .flip = 0};
+  c->direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w;
+  l->out_shape = sn_shape_chw(c->filters, oh, ow);
+  /* An output pixel sums about cin*kh*kw/(sh*sw) products (the stride spreads the
+   * taps), which is the fan-in He/Xavier mean; the input fans out to cout*kh*kw. */
+  const int taps = kh * kw;
+  int fan_in = cin * taps / (sh * sw);
+  if (fan_in < 1) fan_in = 1;
+  sn_layer_add_param(l, "kernel", 4, (int[]){cin, c->filters, kh, kw}, fan_in, c->filters * taps,
+                     c->init, 1);
+  if (c->use_bias)
+    sn_layer_add_param(l, "bias", 1, (int[]){c->filters}, fan_in, c->filters * taps,
+                       SN_INIT_ZEROS, 1);
+  return SN_OK;
+}
+
+/* Per-thread slice: the column matrix [cout*kh*kw, h*w] and one sample's
+ * pre-activation gradient. */
+static size_t slot_floats(const convt_cfg *c) {
+  const size_t k = (size_t)sn_conv_geom_rows(&c->g), n = (size_t)sn_conv_geom_cols(&c->g);
+  const size_t out = (size_t)c->filters * c->g.h * c->g.w;
+  return sn_conv_round((c->direct ? 0 : k * n) + (c->act.kind == SN_ACT_NONE ? 0 : out));
+}
+
+/* Per-thread partial kernel and bias gradients (threads 1.., thread 0 adds in place). */
+static size_t partial_floats(const convt_cfg *c, int cin) {
+  return sn_conv_round((size_t)cin * sn_conv_geom_rows(&c->g) + (size_t)c->filters);
+}
+
+static size_t convt_workspace(const sn_layer *l, int batch) {
+  convt_cfg *c = l->impl;
+  c->threads = omp_get_max_threads();
+  const int team = sn_conv_team(c->threads, batch);
+  return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c, l->in_shape[0].d[0]);
+}
+
+static void convt_forward(sn_layer *l, const sn_fwd *f) {
+  const convt_cfg *c = l->impl;
+  const sn_conv_geom *g = &c->g;
+  const int cin = l->in_shape[0].d[0], cout = c->filters;
+  const int kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), on = g->h * g->w;
+  const size_t in_size = (size_t)cin * n, out_size = (size_t)cout * on;
+  const float *w = l->params[0].data, *bias = c->use_bias ? l->params[1].data : NULL;
+  const int team = sn_conv_team(c->threads, f->batch);
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num();
+    float *col = f->work + (size_t)t * slot_floats(c);
+    int lo, hi;
+    sn_conv_share(f->batch, team, t, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
+      const float *x = f->in[0] + (size_t)s * in_size;
+      float *y = f->out + (size_t)s * out_size;
+      sn_conv_fill_bias(y, bias, cout, on);
+      if (c->direct) {
+        // y [cout, h*w] += W^T [cout, cin] x x [cin, h*w]
+        sn_gemm(1, 0, cout, n, cin, 1.0f, w, cout, x, n, 1.0f, y, n);
+      } else {
+        // col [cout*kh*kw, h*w] = W^T [cout*kh*kw, cin] x x [cin, h*w], then scattered
+        sn_gemm(1, 0, kc, n, cin, 1.0f, w, kc, x, n, 0.0f, col, n);
+        sn_col2im_add(g, col, n, y);
+      }
+      sn_activation_forward(c->act, y, out_size);
+    }
+  }
+}
+
+static void convt_backward(sn_layer *l, const sn_bwd *b) {
+  const convt_cfg *c = l->impl;
+  const sn_conv_geom *g = &c->g;
+  const int cin = l->in_shape[0].d[0], cout = c->filters;
+  const int kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), on = g->h * g->w;
+  const size_t in_size = (size_t)cin * n, out_size = (size_t)cout * on;
+  const float *w = l->params[0].data;
+  const int team = sn_conv_team(c->threads, b->batch);
+  const size_t slot = slot_floats(c), part = partial_floats(c, cin);
+  float *parts = b->work + (size_t)team * slot;
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num();
+    float *col = b->work + (size_t)t * slot;
+    float *dpre_buf = col + (c->direct ? 0 : (size_t)kc * n);
+    float *dw = t == 0 ? l->params[0].grad : parts + (size_t)(t - 1) * part;
+    float *db = !c->use_bias ? NULL : t == 0 ? l->params[1].grad : dw + (size_t)cin * kc;
+    if (t > 0 && db) memset(db, 0, (size_t)cout * sizeof(float));
+    float dw_beta = t == 0 ? 1.0f : 0.0f;
+    int lo, hi;
+    sn_conv_share(b->batch, team, t, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
+      const float *x = b->in[0] + (size_t)s * in_size;
+      const float *dpre = b->dout + (size_t)s * out_size;
+      if (c->act.kind != SN_ACT_NONE) {
+        memcpy(dpre_buf, dpre, out_size * sizeof(float));
+        sn_activation_backward_inplace(c->act, b->out + (size_t)s * out_size, dpre_buf, out_size);
+        dpre = dpre_buf;
+      }
+      /* the gradient of a col2im is an im2col */
+      const float *dcol = dpre;
+      if (!c->direct) {
+        sn_im2col(g, dpre, col, n);
+        dcol = col;
+      }
+      // dW [cin, cout*kh*kw] += x [cin, h*w] x dcol^T [h*w, cout*kh*kw]
+      sn_gemm(0, 1, cin, kc, n, 1.0f, x, n, dcol, n, dw_beta, dw, kc);
+      dw_beta = 1.0f;
+      if (db) sn_conv_bias_grad(db, dpre, cout, on);
+      // din [cin, h*w] += W [cin, cout*kh*kw] x dcol [cout*kh*kw, h*w]
+      if (b->din[0])
+        sn_gemm(0, 0, cin, n, kc, 1.0f, w, kc, dcol, n, 1.0f, b->din[0] + (size_t)s * in_size, n);
+    }
+    if (team > 1) {
+#pragma omp barrier
+      sn_conv_reduce(l->params[0].grad, parts, part, team - 1, (size_t)cin * kc, t, team);
+      if (c->use_bias)
+        sn_conv_reduce(l->params[1].grad, parts + (size_t)cin * kc, part, team - 1, (size_t)cout,
+                       t, team);
+    }
+  }
+}
+
+static double convt_flops(const sn_layer *l) {
+  const convt_cfg *c = l->impl;
+  return 2.0 * l->in_shape[0].d[0] * sn_conv_geom_rows(&c->g) * sn_conv_geom_cols(&c->g);
+}
+
+/* In input pixels, an output pixel sees at most ceil(k/s) of them along a dimension,
+ * and one output step is 1/s input steps. As for conv2d the summary gets one number:
+ * the widest kernel and the coarser (smaller) upsampling. */
+static void convt_receptive(const sn_layer *l, double *kernel, double *stride) {
+  const convt_cfg *c = l->impl;
+  const double kh = ceil((double)c->kernel[0] / c->stride[0]);
+  const double kw = ceil((double)c->kernel[1] / c->stride[1]);
+  const int s = c->stride[0] < c->stride[1] ? c->stride[0] : c->stride[1];
+  *kernel = kh > kw ? kh : kw;
+  *stride = 1.0 / s;
+}
+
+const sn_layer_ops sn_conv2d_transpose_ops = {
+    .type = "conv2d_transpose",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .parse = convt_parse,
+    .infer = convt_infer,
+    .workspace_floats = convt_workspace,
+    .forward = convt_forward,
+    .backward = convt_backward,
+    .flops = convt_flops,
+    .receptive = convt_receptive,
+};

@@ -20,9 +20,7 @@ static sn_status dense_parse(sn_layer *l, sn_args *args) {
   if (!sn_args_has(args, "units")) return sn_args_fail(args, NULL, "needs the key 'units'");
   SN_TRY(sn_args_bool(args, "bias", 1, &c->use_bias));
   SN_TRY(sn_parse_activation(args, &c->act));
-  int relu_like = c->act.kind == SN_ACT_RELU || c->act.kind == SN_ACT_LEAKY_RELU ||
-                  c->act.kind == SN_ACT_ELU;
-  return sn_parse_init(args, relu_like ? SN_INIT_HE_NORMAL : SN_INIT_XAVIER_UNIFORM, &c->init);
+  return sn_parse_init(args, sn_default_init(c->act), &c->init);
 }
 
 static sn_status dense_infer(sn_layer *l) {

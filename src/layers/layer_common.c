@@ -33,7 +33,13 @@ sn_param *sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int 
   p->fan_out = fan_out;
   p->init = init;
   p->trainable = trainable;
+  for (int i = 0; i < 4; i++) p->keras_order[i] = i;
   return p;
+}
+
+void sn_param_keras_layout(sn_param *p, const int *order, int flip) {
+  for (int i = 0; i < p->ndim; i++) p->keras_order[i] = order[i];
+  p->keras_flip = flip;
 }
 
 const char *const sn_activation_names[6] = {"none", "relu", "leaky_relu", "elu", "sigmoid",
@@ -49,6 +55,14 @@ sn_status sn_parse_activation(sn_args *args, sn_activation *out) {
     SN_TRY(sn_args_float(args, "alpha", dflt, 0.0, 1e6, &alpha));
   out->alpha = (float)alpha;
   return SN_OK;
+}
+
+sn_init_kind sn_default_init(sn_activation act) {
+  /* He keeps the variance through units that zero (or squash) half their inputs;
+   * Xavier suits the symmetric and linear ones */
+  const int relu_like = act.kind == SN_ACT_RELU || act.kind == SN_ACT_LEAKY_RELU ||
+                        act.kind == SN_ACT_ELU;
+  return relu_like ? SN_INIT_HE_NORMAL : SN_INIT_XAVIER_UNIFORM;
 }
 
 sn_status sn_parse_init(sn_args *args, sn_init_kind dflt, sn_init_kind *out) {

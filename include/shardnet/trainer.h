@@ -1,0 +1,79 @@
+/* The data-parallel training loop. Each step takes the next global batch of the
+ * epoch's permutation (a function of seed and epoch), gives rank r of P the
+ * contiguous slice [r*B/P, (r+1)*B/P) of it, sums losses and gradients over samples
+ * divided by the global batch, all-reduces the gradients, and applies the same
+ * optimizer step on every rank, so P ranks follow the trajectory of one. */
+#ifndef SHARDNET_TRAINER_H
+#define SHARDNET_TRAINER_H
+
+#include <stdio.h>
+
+#include "shardnet/config.h"
+#include "shardnet/dataset.h"
+#include "shardnet/dist.h"
+#include "shardnet/net.h"
+#include "shardnet/optim.h"
+#include "shardnet/schedule.h"
+
+/* Where a run is: everything a checkpoint needs to continue exactly. */
+typedef struct {
+  long step;          /* optimizer steps taken */
+  int epoch;          /* 0-based epoch in progress */
+  long position;      /* samples of this epoch's permutation already consumed */
+} sn_position;
+
+typedef struct {
+  double loss, accuracy;
+  long samples;
+  int n_classes;
+  long *class_total, *class_correct;   /* per class, n_classes entries (classification) */
+} sn_eval_result;
+
+typedef struct sn_trainer {
+  sn_dist *dist;
+  sn_config *cfg;
+  sn_net *net;
+  sn_optimizer *opt;
+  sn_schedule schedule;
+  sn_dataset *train, *test;
+  sn_position at;
+  long steps_per_epoch, total_steps;
+  double lr_scale;              /* train.scale_lr: linear */
+  int local_max;                /* largest per-rank slice of a global batch */
+  int threads;
+  /* per-step buffers */
+  float *x, *targets;
+  int32_t *labels;
+  uint32_t *perm;
+  int perm_epoch;
+  const char *const *overrides;  /* the --set options, saved in checkpoints */
+  int n_overrides;
+  int quiet;                    /* no per-interval lines (tests) */
+} sn_trainer;
+
+/* Builds the net from cfg, initialises it from the seed and checks every rank holds
+ * the same parameters, loads and validates the datasets against the model, and
+ * creates the optimizer and schedule. Collective; errors agree across ranks. */
+sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out);
+void sn_trainer_destroy(sn_trainer *t);
+
+/* Runs until the configured epochs (or train.max_steps) are done, evaluating on the
+ * test set after each epoch. A NaN or infinite loss stops with the step number. */
+sn_status sn_trainer_run(sn_trainer *t);
+
+/* One optimizer step on the next global batch; mean loss and accuracy of the batch
+ * across all ranks come back. */
+sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy);
+
+/* Inference over a whole dataset, split across ranks and reduced. */
+sn_status sn_evaluate(sn_dist *dist, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
+                      int batch, sn_eval_result *out);
+void sn_eval_result_free(sn_eval_result *r);
+
+/* Network outputs for samples [lo, hi) of ds, in batches of up to `batch`, into
+ * out ((hi - lo) x outputs): class probabilities (softmax of the logits) for a
+ * classifier, raw outputs otherwise. Local to this rank. */
+sn_status sn_predict_range(sn_net *net, const sn_dataset *ds, const sn_data_config *norm, size_t lo, size_t hi,
+                           int batch, float *out);
+
+#endif

@@ -1,0 +1,65 @@
+/* What every subcommand shares: error lines, the MPI wrapper, option helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+void sn_cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("shardnet: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  fflush(stderr);
+  va_end(ap);
+}
+
+int sn_cli_run_mpi(int argc, char **argv, sn_status (*body)(sn_dist *d, void *ctx), void *ctx) {
+  sn_dist *d = NULL;
+  if (sn_dist_init(&argc, &argv, &d) != SN_OK) {
+    sn_cli_error("%s", sn_last_error());
+    return 1;
+  }
+  sn_status st = body(d, ctx);
+  if (st != SN_OK) {
+    /* After an agreement every rank holds the message: only its owner prints it. */
+    int owner = sn_dist_failed_rank(d);
+    if (owner < 0 || owner == sn_dist_rank(d)) sn_cli_error("%s", sn_last_error());
+  }
+  sn_dist_finalize(d);
+  return st == SN_OK ? 0 : 1;
+}
+
+int sn_cli_take_value(int argc, char **argv, int *i, const char *name, const char **value) {
+  size_t len = strlen(name);
+  const char *arg = argv[*i];
+  if (strncmp(arg, name, len) != 0) return 0;
+  if (arg[len] == '=') {
+    *value = arg + len + 1;
+    return 1;
+  }
+  if (arg[len] != '\0') return 0;
+  if (*i + 1 >= argc) {
+    sn_cli_error("%s needs a value", name);
+    return -1;
+  }
+  *value = argv[++*i];
+  return 1;
+}
+
+int sn_cli_take_set(int argc, char **argv, int *i, sn_overrides *o) {
+  const char *value;
+  int r = sn_cli_take_value(argc, argv, i, "--set", &value);
+  if (r <= 0) return r;
+  if (!strchr(value, '=')) {
+    sn_cli_error("--set expects key=value, got '%s'", value);
+    return -1;
+  }
+  if (o->count == SN_MAX_OVERRIDES) {
+    sn_cli_error("more than %d --set options", SN_MAX_OVERRIDES);
+    return -1;
+  }
+  o->items[o->count++] = value;
+  return 1;
+}

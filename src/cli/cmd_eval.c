@@ -1,0 +1,133 @@
+/* `shardnet eval CKPT --data FILE` and `shardnet predict CKPT --data FILE --out FILE`:
+ * inference with a trained model, split across ranks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "shardnet/checkpoint.h"
+#include "shardnet/config.h"
+#include "shardnet/memory.h"
+#include "shardnet/predictions.h"
+#include "shardnet/trainer.h"
+
+typedef struct {
+  const char *checkpoint, *data, *out;
+  int batch;
+} infer_options;
+
+/* Everything eval and predict share: model from the checkpoint, data validated. */
+typedef struct {
+  sn_config *cfg;
+  sn_net *net;
+  sn_dataset *ds;
+  char resolved[SN_PATH_CAP];
+} inference;
+
+static sn_status open_inference(sn_dist *d, const infer_options *o, inference *in) {
+  memset(in, 0, sizeof *in);
+  SN_TRY(sn_dist_agree(d, sn_checkpoint_open_model(o->checkpoint, &in->cfg, &in->net, in->resolved)));
+  SN_TRY(sn_dataset_load(d, o->data, &in->ds));
+  return sn_dist_agree(d, sn_dataset_validate(in->ds, in->net));
+}
+
+static void close_inference(inference *in) {
+  sn_dataset_free(in->ds);
+  sn_net_destroy(in->net);
+  sn_config_free(in->cfg);
+}
+
+static void print_eval(const inference *in, const sn_eval_result *r) {
+  printf("%s on %s: %ld samples\n", in->resolved, in->ds->path, r->samples);
+  printf("loss %.6f\n", r->loss);
+  if (!r->n_classes) return;
+  printf("accuracy %.4f\n", r->accuracy);
+  printf("%-6s %-20s %8s %8s\n", "class", "name", "samples", "accuracy");
+  for (int k = 0; k < r->n_classes; k++) {
+    const char *name = k < in->ds->n_class_names ? in->ds->class_names[k] : "";
+    double acc = r->class_total[k] ? (double)r->class_correct[k] / (double)r->class_total[k] : 0.0;
+    printf("%-6d %-20s %8ld %8.4f\n", k, name, r->class_total[k], acc);
+  }
+}
+
+static sn_status eval_body(sn_dist *d, void *ctx) {
+  const infer_options *o = ctx;
+  inference in;
+  sn_status st = open_inference(d, o, &in);
+  sn_eval_result r = {0};
+  if (st == SN_OK) st = sn_evaluate(d, in.net, in.ds, &in.cfg->data, o->batch, &r);
+  if (st == SN_OK && sn_dist_rank(d) == 0) print_eval(&in, &r);
+  sn_eval_result_free(&r);
+  close_inference(&in);
+  return st;
+}
+
+static sn_status predict_body(sn_dist *d, void *ctx) {
+  const infer_options *o = ctx;
+  inference in;
+  sn_status st = open_inference(d, o, &in);
+  if (st != SN_OK) {
+    close_inference(&in);
+    return st;
+  }
+  const int rank = sn_dist_rank(d), size = sn_dist_size(d);
+  const int dim = (int)sn_shape_size(sn_net_output_shape(in.net));
+  const int classify = in.net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY;
+  size_t lo = in.ds->n * (size_t)rank / (size_t)size, hi = in.ds->n * (size_t)(rank + 1) / (size_t)size;
+  float *values = NULL;
+  int32_t *labels = calloc(hi - lo + 1, sizeof *labels);
+  st = labels ? sn_alloc_floats((hi - lo) * (size_t)dim + 1, &values) : sn_fail(SN_ERR_NOMEM, "no memory");
+  if (st == SN_OK) st = sn_predict_range(in.net, in.ds, &in.cfg->data, lo, hi, o->batch, values);
+  for (size_t i = 0; st == SN_OK && classify && i < hi - lo; i++) {
+    const float *row = values + i * (size_t)dim;
+    int best = 0;
+    for (int k = 1; k < dim; k++) best = row[k] > row[best] ? k : best;
+    labels[i] = best;
+  }
+  st = sn_dist_agree(d, st);
+  if (st == SN_OK) {
+    sn_predictions p = {.n = in.ds->n, .first = lo, .local = hi - lo, .dim = dim, .values = values,
+                        .labels = classify ? labels : NULL, .checkpoint = in.resolved, .data = in.ds->path};
+    st = sn_predictions_write(d, o->out, &p);
+  }
+  if (st == SN_OK && rank == 0) printf("shardnet: wrote %zu predictions to %s\n", in.ds->n, o->out);
+  sn_free(values);
+  free(labels);
+  close_inference(&in);
+  return st;
+}
+
+static int parse(int argc, char **argv, infer_options *o, int want_out) {
+  const char *batch = NULL;
+  for (int i = 1; i < argc; i++) {
+    int r = sn_cli_take_value(argc, argv, &i, "--data", &o->data);
+    if (!r) r = sn_cli_take_value(argc, argv, &i, "--batch", &batch);
+    if (!r && want_out) r = sn_cli_take_value(argc, argv, &i, "--out", &o->out);
+    if (r < 0) return 0;
+    if (r) continue;
+    if (argv[i][0] == '-' || o->checkpoint) {
+      sn_cli_error("%s: unexpected argument '%s'", argv[0], argv[i]);
+      return 0;
+    }
+    o->checkpoint = argv[i];
+  }
+  o->batch = batch ? atoi(batch) : 256;
+  if (!o->checkpoint || !o->data || (want_out && !o->out) || o->batch < 1) {
+    sn_cli_error("usage: shardnet %s CHECKPOINT|RUN_DIR --data FILE.h5%s [--batch N]", argv[0],
+                 want_out ? " --out FILE.h5" : "");
+    return 0;
+  }
+  return 1;
+}
+
+int sn_cmd_eval(int argc, char **argv) {
+  infer_options o = {0};
+  if (!parse(argc, argv, &o, 0)) return 2;
+  return sn_cli_run_mpi(argc, argv, eval_body, &o);
+}
+
+int sn_cmd_predict(int argc, char **argv) {
+  infer_options o = {0};
+  if (!parse(argc, argv, &o, 1)) return 2;
+  return sn_cli_run_mpi(argc, argv, predict_body, &o);
+}

@@ -1,0 +1,13 @@
+/* The MPI communicator behind an sn_dist, for src/io (parallel HDF5). */
+#ifndef SN_DIST_COMM_H
+#define SN_DIST_COMM_H
+
+#include <mpi.h>
+
+#include "shardnet/dist.h"
+
+MPI_Comm sn_dist_comm(const sn_dist *d);
+/* Turns a failed MPI call's code into an SN_ERR_MPI naming the call and the rank. */
+sn_status sn_dist_mpi_fail(const sn_dist *d, int code, const char *call);
+
+#endif

@@ -1,0 +1,343 @@
+/* Checkpoint files: atomic writing by one rank, validated reading. */
+#define _POSIX_C_SOURCE 200809L
+#include "shardnet/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/h5util.h"
+
+#define CHECKPOINT_FORMAT "shardnet-checkpoint"
+
+static void dims_text(const int *dims, int n, char *buf, size_t cap) {
+  buf[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, i ? "x%d" : "%d", dims[i]);
+  }
+}
+
+/* Writes one tensor of layer i (values in shardnet layout) at <group>/<layer>/<layer>/<name>:0. */
+static sn_status write_tensor(hid_t group, const sn_net *net, int i, int k, const float *values, float *scratch) {
+  const sn_layer *l = &net->layers[i];
+  int kdims[4];
+  int nd = sn_keras_dims(net, i, k, kdims);
+  hsize_t hd[4];
+  for (int d = 0; d < nd; d++) hd[d] = (hsize_t)kdims[d];
+  sn_keras_export(net, i, k, values, scratch);
+  char path[3 * SN_NAME_CAP];
+  snprintf(path, sizeof path, "%s/%s/%s:0", l->name, l->name, l->params[k].name);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t space = H5Screate_simple(nd, hd, NULL);
+  hid_t dset = H5Dcreate2(group, path, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t err = dset < 0 ? -1 : H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, scratch);
+  if (dset >= 0) H5Dclose(dset);
+  H5Sclose(space);
+  H5Pclose(lcpl);
+  return err < 0 ? sn_fail(SN_ERR_IO, "cannot write %s", path) : SN_OK;
+}
+
+/* Keras attributes: layer_names on the group, weight_names on each layer's group. */
+static sn_status write_names(hid_t group, const sn_net *net, int trainable_only) {
+  const char **names = calloc((size_t)net->n_layers, sizeof *names);
+  if (!names) return sn_fail(SN_ERR_NOMEM, "cannot allocate layer names");
+  for (int i = 0; i < net->n_layers; i++) names[i] = net->layers[i].name;
+  sn_status st = sn_h5_write_strings_attr(group, "layer_names", names, net->n_layers);
+  free(names);
+  for (int i = 0; i < net->n_layers && st == SN_OK; i++) {
+    const sn_layer *l = &net->layers[i];
+    char weight[SN_MAX_PARAMS][2 * SN_NAME_CAP];
+    const char *list[SN_MAX_PARAMS];
+    int n = 0;
+    for (int k = 0; k < l->n_params; k++) {
+      if (trainable_only && !l->params[k].trainable) continue;
+      snprintf(weight[n], sizeof weight[n], "%s/%s:0", l->name, l->params[k].name);
+      list[n] = weight[n];
+      n++;
+    }
+    hid_t lg = H5Gcreate2(group, l->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (lg < 0) return sn_fail(SN_ERR_IO, "cannot create group %s", l->name);
+    st = sn_h5_write_strings_attr(lg, "weight_names", list, n);
+    H5Gclose(lg);
+  }
+  return st;
+}
+
+static sn_status write_weights(hid_t file, const sn_net *net, float *scratch) {
+  hid_t g = H5Gcreate2(file, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  sn_status st = g < 0 ? sn_fail(SN_ERR_IO, "cannot create /model_weights") : write_names(g, net, 0);
+  if (st == SN_OK) st = sn_h5_write_string_attr(g, "backend", "shardnet");
+  for (int i = 0; i < net->n_layers && st == SN_OK; i++)
+    for (int k = 0; k < net->layers[i].n_params && st == SN_OK; k++)
+      st = write_tensor(g, net, i, k, net->layers[i].params[k].data, scratch);
+  if (g >= 0) H5Gclose(g);
+  return st;
+}
+
+/* /optimizer/<moment>/... mirrors /model_weights for the trainable tensors. */
+static sn_status write_optimizer(hid_t file, const sn_net *net, sn_optimizer *opt, float *scratch) {
+  hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return sn_fail(SN_ERR_IO, "cannot create /optimizer");
+  sn_status st = sn_h5_write_string_attr(g, "type", sn_optim_names[sn_optimizer_kind(opt)]);
+  if (st == SN_OK) st = sn_h5_write_int_attr(g, "step", (long long)sn_optimizer_steps(opt));
+  for (int m = 0; m < sn_optimizer_n_moments(opt) && st == SN_OK; m++) {
+    hid_t mg = H5Gcreate2(g, sn_optimizer_moment_name(opt, m), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (mg < 0) {
+      st = sn_fail(SN_ERR_IO, "cannot create /optimizer/%s", sn_optimizer_moment_name(opt, m));
+      break;
+    }
+    st = write_names(mg, net, 1);
+    const float *moment = sn_optimizer_moment(opt, m);
+    for (int i = 0; i < net->n_layers && st == SN_OK; i++)
+      for (int k = 0; k < net->layers[i].n_params && st == SN_OK; k++) {
+        const sn_param *p = &net->layers[i].params[k];
+        if (p->trainable) st = write_tensor(mg, net, i, k, moment + (p->data - net->params), scratch);
+      }
+    H5Gclose(mg);
+  }
+  H5Gclose(g);
+  return st;
+}
+
+static sn_status write_meta(hid_t file, const sn_checkpoint_meta *meta) {
+  char created[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  SN_TRY(sn_h5_write_string_attr(file, "format", CHECKPOINT_FORMAT));
+  SN_TRY(sn_h5_write_int_attr(file, "format_version", 1));
+  SN_TRY(sn_h5_write_int_attr(file, "step", meta->step));
+  SN_TRY(sn_h5_write_int_attr(file, "epoch", meta->epoch));
+  SN_TRY(sn_h5_write_int_attr(file, "samples_seen", meta->samples_seen));
+  SN_TRY(sn_h5_write_int_attr(file, "seed", (long long)meta->seed));
+  SN_TRY(sn_h5_write_int_attr(file, "world_size", meta->world_size));
+  SN_TRY(sn_h5_write_string_attr(file, "config", meta->config_text ? meta->config_text : ""));
+  if (meta->n_overrides) SN_TRY(sn_h5_write_strings_attr(file, "overrides", meta->overrides, meta->n_overrides));
+  return sn_h5_write_string_attr(file, "created", created);
+}
+
+/* Forces a file's (or directory's) data to disk. */
+static sn_status sync_path(const char *path, int directory) {
+  int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return sn_fail(SN_ERR_IO, "cannot open %s to sync it: %s", path, strerror(errno));
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  return rc == 0 ? SN_OK : sn_fail(SN_ERR_IO, "cannot sync %s: %s", path, strerror(err));
+}
+
+sn_status sn_checkpoint_write(const char *path, const sn_net *net, sn_optimizer *opt,
+                              const sn_checkpoint_meta *meta) {
+  sn_h5_quiet();
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  size_t largest = 1;
+  for (int i = 0; i < net->n_layers; i++)
+    for (int k = 0; k < net->layers[i].n_params; k++)
+      if (net->layers[i].params[k].count > largest) largest = net->layers[i].params[k].count;
+  float *scratch = malloc(largest * sizeof *scratch);
+  if (!scratch) return sn_fail(SN_ERR_NOMEM, "cannot allocate checkpoint buffer");
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  sn_status st = file < 0 ? sn_fail(SN_ERR_IO, "cannot create %s: %s", tmp, strerror(errno)) : SN_OK;
+  if (st == SN_OK) st = write_meta(file, meta);
+  if (st == SN_OK) st = write_weights(file, net, scratch);
+  if (st == SN_OK && opt) st = write_optimizer(file, net, opt, scratch);
+  if (file >= 0 && H5Fclose(file) < 0 && st == SN_OK)
+    st = sn_fail(SN_ERR_IO, "cannot finish writing %s (disk full?)", tmp);
+  free(scratch);
+  if (st == SN_OK) st = sync_path(tmp, 0);
+  if (st == SN_OK && rename(tmp, path) != 0)
+    st = sn_fail(SN_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+  if (st == SN_OK) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    st = sync_path(dirname(dir), 1);
+  }
+  if (st != SN_OK) {
+    unlink(tmp);  /* never leave a partial file that looks like progress */
+    return sn_fail_context(st, "checkpoint %s not written", path);
+  }
+  return SN_OK;
+}
+
+static sn_status read_long(hid_t file, const char *name, long *out) {
+  long long v;
+  SN_TRY(sn_h5_read_int_attr(file, name, &v));
+  *out = (long)v;
+  return SN_OK;
+}
+
+static sn_status read_info(hid_t file, sn_checkpoint_info *info) {
+  long v;
+  SN_TRY(read_long(file, "step", &info->step));
+  SN_TRY(read_long(file, "samples_seen", &info->samples_seen));
+  SN_TRY(read_long(file, "epoch", &v));
+  info->epoch = (int)v;
+  SN_TRY(read_long(file, "world_size", &v));
+  info->world_size = (int)v;
+  SN_TRY(read_long(file, "seed", &v));
+  info->seed = (uint64_t)v;
+  size_t cap = 1 << 20;
+  info->config_text = malloc(cap);
+  if (!info->config_text) return sn_fail(SN_ERR_NOMEM, "cannot allocate config text");
+  SN_TRY(sn_h5_read_string_attr(file, "config", info->config_text, cap, 1));
+  SN_TRY(sn_h5_read_strings_attr(file, "overrides", &info->overrides, &info->n_overrides));
+  if (H5Lexists(file, "optimizer", H5P_DEFAULT) > 0) {
+    hid_t g = H5Gopen2(file, "optimizer", H5P_DEFAULT);
+    sn_status st = sn_h5_read_string_attr(g, "type", info->optimizer, sizeof info->optimizer, 1);
+    H5Gclose(g);
+    SN_TRY(st);
+  }
+  return SN_OK;
+}
+
+sn_status sn_checkpoint_read_info(const char *path, sn_checkpoint_info *info) {
+  memset(info, 0, sizeof *info);
+  hid_t file;
+  SN_TRY(sn_h5_open_read(NULL, path, &file));
+  sn_status st = sn_h5_check_format(file, path, CHECKPOINT_FORMAT);
+  if (st == SN_OK && H5Lexists(file, "model_weights", H5P_DEFAULT) <= 0)
+    st = sn_fail(SN_ERR_FORMAT, "%s is not a shardnet checkpoint (no /model_weights)", path);
+  if (st == SN_OK) st = read_info(file, info);
+  H5Fclose(file);
+  if (st != SN_OK) {
+    sn_checkpoint_info_free(info);
+    return sn_fail_context(st, "%s", path);
+  }
+  return SN_OK;
+}
+
+void sn_checkpoint_info_free(sn_checkpoint_info *info) {
+  free(info->config_text);
+  for (int i = 0; i < info->n_overrides; i++) free(info->overrides[i]);
+  free(info->overrides);
+  memset(info, 0, sizeof *info);
+}
+
+/* Reads <group>/<layer>/<layer>/<name>:0 into dst (shardnet layout), checking its shape. */
+static sn_status read_tensor(hid_t group, const char *where, const sn_net *net, int i, int k, float *dst,
+                             float *scratch) {
+  const sn_layer *l = &net->layers[i];
+  char path[3 * SN_NAME_CAP];
+  snprintf(path, sizeof path, "%s/%s/%s:0", l->name, l->name, l->params[k].name);
+  if (H5Lexists(group, l->name, H5P_DEFAULT) <= 0)
+    return sn_fail(SN_ERR_FORMAT, "layer '%s' of the model is not in the checkpoint's %s", l->name, where);
+  htri_t exists = H5Lexists(group, path, H5P_DEFAULT) > 0 ? 1 : 0;
+  if (!exists) return sn_fail(SN_ERR_FORMAT, "the checkpoint has no %s/%s", where, path);
+  hid_t dset = H5Dopen2(group, path, H5P_DEFAULT);
+  hid_t space = H5Dget_space(dset);
+  hsize_t hd[8] = {0};
+  int nd = H5Sget_simple_extent_ndims(space);
+  if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, hd, NULL);
+  H5Sclose(space);
+  int want[4], have[8];
+  int wn = sn_keras_dims(net, i, k, want);
+  int same = nd == wn;
+  for (int d = 0; d < nd && d < 8; d++) {
+    have[d] = (int)hd[d];
+    if (d < wn && have[d] != want[d]) same = 0;
+  }
+  if (!same) {
+    char a[64], b[64];
+    dims_text(have, nd > 0 && nd <= 8 ? nd : 0, a, sizeof a);
+    dims_text(want, wn, b, sizeof b);
+    H5Dclose(dset);
+    return sn_fail(SN_ERR_SHAPE, "layer '%s' %s:0 has shape %s in the checkpoint but %s in the model", l->name,
+                   l->params[k].name, a, b);
+  }
+  herr_t err = H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, scratch);
+  H5Dclose(dset);
+  if (err < 0) return sn_fail(SN_ERR_FORMAT, "cannot read %s/%s (corrupt file?)", where, path);
+  sn_keras_import(net, i, k, scratch, dst);
+  return SN_OK;
+}
+
+/* The checkpoint's layer_names must be the model's, in order. */
+static sn_status check_layers(hid_t group, const sn_net *net) {
+  char **names;
+  int n;
+  SN_TRY(sn_h5_read_strings_attr(group, "layer_names", &names, &n));
+  sn_status st = SN_OK;
+  for (int i = 0; i < n || i < net->n_layers; i++) {
+    if (i >= n) {
+      st = sn_fail(SN_ERR_FORMAT, "the model's layer '%s' is not in the checkpoint (which has %d layers)",
+                   net->layers[i].name, n);
+      break;
+    }
+    if (i >= net->n_layers) {
+      st = sn_fail(SN_ERR_FORMAT, "the checkpoint's layer '%s' is not in the model (which has %d layers)",
+                   names[i], net->n_layers);
+      break;
+    }
+    if (strcmp(names[i], net->layers[i].name)) {
+      st = sn_fail(SN_ERR_FORMAT, "layer %d is '%s' in the checkpoint but '%s' in the model", i + 1, names[i],
+                   net->layers[i].name);
+      break;
+    }
+  }
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+  return st;
+}
+
+static sn_status load_groups(hid_t file, sn_net *net, sn_optimizer *opt, float *scratch) {
+  hid_t g = H5Gopen2(file, "model_weights", H5P_DEFAULT);
+  if (g < 0) return sn_fail(SN_ERR_FORMAT, "no /model_weights");
+  sn_status st = check_layers(g, net);
+  for (int i = 0; i < net->n_layers && st == SN_OK; i++)
+    for (int k = 0; k < net->layers[i].n_params && st == SN_OK; k++)
+      st = read_tensor(g, "/model_weights", net, i, k, net->layers[i].params[k].data, scratch);
+  H5Gclose(g);
+  if (st != SN_OK || !opt) return st;
+  if (H5Lexists(file, "optimizer", H5P_DEFAULT) <= 0) return sn_fail(SN_ERR_FORMAT, "no /optimizer state");
+  g = H5Gopen2(file, "optimizer", H5P_DEFAULT);
+  char type[16];
+  long long step = 0;
+  st = sn_h5_read_string_attr(g, "type", type, sizeof type, 1);
+  if (st == SN_OK && strcmp(type, sn_optim_names[sn_optimizer_kind(opt)]))
+    st = sn_fail(SN_ERR_FORMAT, "its optimizer is %s but the config asks for %s", type,
+                 sn_optim_names[sn_optimizer_kind(opt)]);
+  if (st == SN_OK) st = sn_h5_read_int_attr(g, "step", &step);
+  if (st == SN_OK) sn_optimizer_set_steps(opt, step);
+  for (int m = 0; m < sn_optimizer_n_moments(opt) && st == SN_OK; m++) {
+    char where[64];
+    snprintf(where, sizeof where, "/optimizer/%s", sn_optimizer_moment_name(opt, m));
+    hid_t mg = H5Gopen2(g, sn_optimizer_moment_name(opt, m), H5P_DEFAULT);
+    if (mg < 0) {
+      st = sn_fail(SN_ERR_FORMAT, "no %s", where);
+      break;
+    }
+    float *moment = sn_optimizer_moment(opt, m);
+    for (int i = 0; i < net->n_layers && st == SN_OK; i++)
+      for (int k = 0; k < net->layers[i].n_params && st == SN_OK; k++) {
+        const sn_param *p = &net->layers[i].params[k];
+        if (p->trainable) st = read_tensor(mg, where, net, i, k, moment + (p->data - net->params), scratch);
+      }
+    H5Gclose(mg);
+  }
+  H5Gclose(g);
+  return st;
+}
+
+sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer *opt) {
+  hid_t file;
+  SN_TRY(sn_h5_open_read(NULL, path, &file));
+  size_t largest = 1;
+  for (int i = 0; i < net->n_layers; i++)
+    for (int k = 0; k < net->layers[i].n_params; k++)
+      if (net->layers[i].params[k].count > largest) largest = net->layers[i].params[k].count;
+  float *scratch = malloc(largest * sizeof *scratch);
+  sn_status st = scratch ? sn_h5_check_format(file, path, CHECKPOINT_FORMAT) : sn_fail(SN_ERR_NOMEM, "no memory");
+  if (st == SN_OK) st = load_groups(file, net, opt, scratch);
+  free(scratch);
+  H5Fclose(file);
+  if (st != SN_OK) return sn_fail_context(st, "checkpoint %s does not match the model", path);
+  return SN_OK;
+}

@@ -1,0 +1,159 @@
+/* IDX and CIFAR-10 readers feeding sn_dataset_write. zlib's gz* functions read
+ * gzip and plain files alike. */
+#include "shardnet/convert.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "shardnet/dataset.h"
+
+#define IDX_UBYTE 0x08
+#define CIFAR_SIDE 32
+#define CIFAR_RECORD (1 + 3 * CIFAR_SIDE * CIFAR_SIDE)
+
+static const char *const cifar10_classes[10] = {"airplane", "automobile", "bird", "cat", "deer",
+                                                "dog", "frog", "horse", "ship", "truck"};
+
+/* Reads exactly n bytes or says how many were there. */
+static sn_status read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what) {
+  size_t got = 0;
+  while (got < n) {
+    unsigned chunk = (unsigned)(n - got > (1u << 30) ? (1u << 30) : n - got);
+    int r = gzread(f, (char *)buf + got, chunk);
+    if (r < 0) return sn_fail(SN_ERR_FORMAT, "%s: cannot read (%s)", path, "corrupt gzip data");
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  if (got < n)
+    return sn_fail(SN_ERR_FORMAT, "%s is truncated: expected %zu bytes of %s, found %zu", path, n, what, got);
+  return SN_OK;
+}
+
+/* Opens an IDX file of unsigned bytes with `rank` dimensions; dims receive sizes. */
+static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *out) {
+  *out = gzopen(path, "rb");
+  if (!*out) return sn_fail(SN_ERR_IO, "cannot open %s", path);
+  unsigned char head[4];
+  sn_status st = read_exact(*out, path, head, 4, "header");
+  if (st == SN_OK && (head[0] != 0 || head[1] != 0 || head[2] != IDX_UBYTE || head[3] != rank))
+    st = sn_fail(SN_ERR_FORMAT,
+                 "%s is not an IDX file of %d-D unsigned bytes (magic %02x%02x%02x%02x, expected 000008%02x)",
+                 path, rank, head[0], head[1], head[2], head[3], rank);
+  for (int i = 0; i < rank && st == SN_OK; i++) {
+    unsigned char b[4];
+    st = read_exact(*out, path, b, 4, "header");
+    dims[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+  }
+  if (st != SN_OK) {
+    gzclose(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
+sn_status sn_convert_idx(const char *images, const char *labels, const char *out,
+                         const char *const *class_names, int n_class_names) {
+  uint32_t idims[3], ldims[1];
+  gzFile fi = NULL, fl = NULL;
+  uint8_t *pixels = NULL, *raw_labels = NULL;
+  int32_t *labs = NULL;
+  sn_status st = open_idx(images, 3, idims, &fi);
+  if (st == SN_OK) st = open_idx(labels, 1, ldims, &fl);
+  if (st == SN_OK && idims[0] != ldims[0])
+    st = sn_fail(SN_ERR_FORMAT, "%s has %u images but %s has %u labels", images, idims[0], labels, ldims[0]);
+  size_t n = st == SN_OK ? idims[0] : 0, pix = st == SN_OK ? (size_t)idims[1] * idims[2] : 0;
+  if (st == SN_OK) {
+    pixels = malloc(n * pix + 1);
+    raw_labels = malloc(n + 1);
+    labs = malloc((n + 1) * sizeof *labs);
+    if (!pixels || !raw_labels || !labs) st = sn_fail(SN_ERR_NOMEM, "cannot hold %zu images", n);
+  }
+  if (st == SN_OK) st = read_exact(fi, images, pixels, n * pix, "image data");
+  if (st == SN_OK) st = read_exact(fl, labels, raw_labels, n, "labels");
+  for (size_t i = 0; st == SN_OK && i < n; i++) {
+    labs[i] = raw_labels[i];
+    if (n_class_names && labs[i] >= n_class_names)
+      st = sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu has no class name (%d given)", labels, labs[i], i,
+                   n_class_names);
+  }
+  if (st == SN_OK) {
+    char source[2 * SN_PATH_CAP + 8];
+    snprintf(source, sizeof source, "%s + %s", images, labels);
+    sn_dataset_contents c = {.n = n, .h = (int)idims[1], .w = (int)idims[2], .c = 1, .images = pixels,
+                             .labels = labs, .n_class_names = n_class_names, .class_names = class_names,
+                             .source = source};
+    st = sn_dataset_write(out, &c);
+  }
+  if (fi) gzclose(fi);
+  if (fl) gzclose(fl);
+  free(pixels);
+  free(raw_labels);
+  free(labs);
+  return st;
+}
+
+/* Appends the records of one batch file, planar RGB turned channels-last. */
+static sn_status read_cifar_batch(const char *path, uint8_t **pixels, int32_t **labels, size_t *n) {
+  gzFile f = gzopen(path, "rb");
+  if (!f) return sn_fail(SN_ERR_IO, "cannot open %s", path);
+  unsigned char record[CIFAR_RECORD];
+  sn_status st = SN_OK;
+  for (;;) {
+    int got = gzread(f, record, CIFAR_RECORD);
+    if (got == 0) break;
+    if (got != CIFAR_RECORD) {
+      st = got < 0 ? sn_fail(SN_ERR_FORMAT, "%s: cannot read", path)
+                   : sn_fail(SN_ERR_FORMAT, "%s is truncated: its last record has %d of %d bytes", path, got,
+                             CIFAR_RECORD);
+      break;
+    }
+    if (record[0] >= 10) {
+      st = sn_fail(SN_ERR_FORMAT, "%s: record %zu has label %d, CIFAR-10 labels are 0..9 (not a CIFAR-10 file?)",
+                   path, *n, record[0]);
+      break;
+    }
+    if ((*n & (*n - 1)) == 0) {  /* grow at powers of two */
+      size_t cap = *n ? 2 * *n : 1024;
+      uint8_t *p = realloc(*pixels, cap * (CIFAR_RECORD - 1));
+      int32_t *l = realloc(*labels, cap * sizeof *l);
+      if (p) *pixels = p;
+      if (l) *labels = l;
+      if (!p || !l) {
+        st = sn_fail(SN_ERR_NOMEM, "cannot hold the CIFAR-10 images");
+        break;
+      }
+    }
+    const int plane = CIFAR_SIDE * CIFAR_SIDE;
+    uint8_t *dst = *pixels + *n * (CIFAR_RECORD - 1);
+    for (int p = 0; p < plane; p++)
+      for (int c = 0; c < 3; c++) dst[p * 3 + c] = record[1 + c * plane + p];
+    (*labels)[*n] = record[0];
+    (*n)++;
+  }
+  gzclose(f);
+  return st;
+}
+
+sn_status sn_convert_cifar10(const char *const *batches, int n_batches, const char *out) {
+  if (n_batches < 1) return sn_fail(SN_ERR_INVALID, "convert cifar10 needs at least one batch file");
+  uint8_t *pixels = NULL;
+  int32_t *labels = NULL;
+  size_t n = 0;
+  sn_status st = SN_OK;
+  for (int i = 0; i < n_batches && st == SN_OK; i++) {
+    size_t before = n;
+    st = read_cifar_batch(batches[i], &pixels, &labels, &n);
+    if (st == SN_OK && n == before) st = sn_fail(SN_ERR_FORMAT, "%s holds no records", batches[i]);
+  }
+  if (st == SN_OK) {
+    sn_dataset_contents c = {.n = n, .h = CIFAR_SIDE, .w = CIFAR_SIDE, .c = 3, .images = pixels,
+                             .labels = labels, .n_class_names = 10, .class_names = cifar10_classes,
+                             .source = "CIFAR-10 binary batches"};
+    st = sn_dataset_write(out, &c);
+  }
+  free(pixels);
+  free(labels);
+  return st;
+}

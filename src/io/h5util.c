@@ -1,0 +1,168 @@
+/* HDF5 helpers: quiet errors, opening with MPI-IO, string and integer attributes. */
+#define _POSIX_C_SOURCE 200809L
+#include "io/h5util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dist/dist_comm.h"
+
+void sn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
+  sn_h5_quiet();
+  *file = H5I_INVALID_HID;
+  if (access(path, R_OK) != 0) return sn_fail(SN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+  htri_t is = H5Fis_hdf5(path);
+  if (is <= 0) return sn_fail(SN_ERR_FORMAT, "%s is not an HDF5 file", path);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (d) H5Pset_fapl_mpio(fapl, sn_dist_comm(d), MPI_INFO_NULL);
+  *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  if (*file < 0) return sn_fail(SN_ERR_FORMAT, "%s cannot be opened as HDF5 (corrupt or truncated?)", path);
+  return SN_OK;
+}
+
+sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int required) {
+  buf[0] = '\0';
+  if (H5Aexists(obj, name) <= 0)
+    return required ? sn_fail(SN_ERR_FORMAT, "attribute '%s' is missing", name) : SN_OK;
+  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+  hid_t type = H5Aget_type(attr);
+  sn_status st = SN_OK;
+  if (H5Tget_class(type) != H5T_STRING) {
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' is not a string", name);
+  } else if (H5Tis_variable_str(type) > 0) {
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));  /* HDF5 does not convert ASCII <-> UTF-8 */
+    char *value = NULL;
+    if (H5Aread(attr, mem, &value) < 0 || !value) {
+      st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    } else {
+      snprintf(buf, cap, "%s", value);
+      H5free_memory(value);
+    }
+    H5Tclose(mem);
+  } else {
+    size_t size = H5Tget_size(type);
+    char *tmp = calloc(size + 1, 1);
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, size);
+    H5Tset_cset(mem, H5Tget_cset(type));
+    if (!tmp || H5Aread(attr, mem, tmp) < 0)
+      st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    else
+      snprintf(buf, cap, "%s", tmp);
+    free(tmp);
+    H5Tclose(mem);
+  }
+  H5Tclose(type);
+  H5Aclose(attr);
+  return st;
+}
+
+/* Creates (replacing) attribute name of type/space and writes data. */
+static sn_status write_attr(hid_t obj, const char *name, hid_t type, hid_t space, const void *data) {
+  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t err = attr < 0 ? -1 : H5Awrite(attr, type, data);
+  if (attr >= 0) H5Aclose(attr);
+  return err < 0 ? sn_fail(SN_ERR_IO, "cannot write attribute '%s'", name) : SN_OK;
+}
+
+sn_status sn_h5_write_string_attr(hid_t obj, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hid_t space = H5Screate(H5S_SCALAR);
+  sn_status st = write_attr(obj, name, type, space, &value);
+  H5Sclose(space);
+  H5Tclose(type);
+  return st;
+}
+
+sn_status sn_h5_write_int_attr(hid_t obj, const char *name, long long value) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  sn_status st = write_attr(obj, name, H5T_NATIVE_LLONG, space, &value);
+  H5Sclose(space);
+  return st;
+}
+
+sn_status sn_h5_read_int_attr(hid_t obj, const char *name, long long *value) {
+  if (H5Aexists(obj, name) <= 0) return sn_fail(SN_ERR_FORMAT, "attribute '%s' is missing", name);
+  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+  herr_t err = H5Aread(attr, H5T_NATIVE_LLONG, value);
+  H5Aclose(attr);
+  return err < 0 ? sn_fail(SN_ERR_FORMAT, "attribute '%s' is not an integer", name) : SN_OK;
+}
+
+sn_status sn_h5_write_strings_attr(hid_t obj, const char *name, const char *const *values, int n) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = H5Screate_simple(1, dims, NULL);
+  sn_status st = write_attr(obj, name, type, space, values);
+  H5Sclose(space);
+  H5Tclose(type);
+  return st;
+}
+
+sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, int *n) {
+  *values = NULL;
+  *n = 0;
+  if (H5Aexists(obj, name) <= 0) return SN_OK;
+  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+  hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
+  hssize_t count = H5Sget_simple_extent_npoints(space);
+  sn_status st = SN_OK;
+  char **out = count > 0 ? calloc((size_t)count, sizeof *out) : NULL;
+  if (H5Tget_class(type) != H5T_STRING || count <= 0 || !out) {
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' is not a list of strings", name);
+  } else if (H5Tis_variable_str(type) > 0) {
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));  /* HDF5 does not convert ASCII <-> UTF-8 */
+    char **raw = calloc((size_t)count, sizeof *raw);
+    if (!raw || H5Aread(attr, mem, raw) < 0) st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    for (hssize_t i = 0; raw && i < count; i++) {
+      out[i] = strdup(raw[i] ? raw[i] : "");
+      if (raw[i]) H5free_memory(raw[i]);
+    }
+    free(raw);
+    H5Tclose(mem);
+  } else {
+    size_t size = H5Tget_size(type);
+    char *raw = calloc((size_t)count, size + 1);
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, size);
+    H5Tset_cset(mem, H5Tget_cset(type));
+    if (!raw || H5Aread(attr, mem, raw) < 0) st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    for (hssize_t i = 0; raw && st == SN_OK && i < count; i++) out[i] = strndup(raw + (size_t)i * size, size);
+    free(raw);
+    H5Tclose(mem);
+  }
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Aclose(attr);
+  if (st != SN_OK) {
+    for (hssize_t i = 0; out && i < count; i++) free(out[i]);
+    free(out);
+    return st;
+  }
+  *values = out;
+  *n = (int)count;
+  return SN_OK;
+}
+
+sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected) {
+  char format[64];
+  SN_TRY(sn_h5_read_string_attr(file, "format", format, sizeof format, 0));
+  if (format[0] && strcmp(format, expected))
+    return sn_fail(SN_ERR_FORMAT, "%s is a %s file, not a %s file", path, format, expected);
+  return SN_OK;
+}

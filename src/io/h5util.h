@@ -1,0 +1,31 @@
+/* Small HDF5 helpers shared by the dataset, checkpoint and activation files. */
+#ifndef SN_IO_H5UTIL_H
+#define SN_IO_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "shardnet/dist.h"
+#include "shardnet/status.h"
+
+/* Silences HDF5's own error-stack printing: shardnet reports one line instead. */
+void sn_h5_quiet(void);
+
+/* Opens path read-only through MPI-IO on d's communicator (serially when d is NULL).
+ * Fails with a message naming the path: missing, unreadable, or not HDF5. */
+sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file);
+
+/* Reads a string attribute of obj into buf ("" and SN_OK when absent and !required). */
+sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int required);
+sn_status sn_h5_write_string_attr(hid_t obj, const char *name, const char *value);
+sn_status sn_h5_write_int_attr(hid_t obj, const char *name, long long value);
+sn_status sn_h5_read_int_attr(hid_t obj, const char *name, long long *value);
+/* A variable-length string array attribute. */
+sn_status sn_h5_write_strings_attr(hid_t obj, const char *name, const char *const *values, int n);
+/* Reads a string array attribute (fixed or variable length); *values is malloc'ed
+ * strings, *n their count (0 and SN_OK when absent). */
+sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, int *n);
+
+/* Checks the root attribute `format` is expected (a missing one is accepted). */
+sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected);
+
+#endif

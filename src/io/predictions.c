@@ -1,0 +1,54 @@
+/* Collective writing of prediction files through parallel HDF5. */
+#define _POSIX_C_SOURCE 200809L
+#include "shardnet/predictions.h"
+
+#include "dist/dist_comm.h"
+#include "io/h5util.h"
+
+/* Each rank writes rows [first, first+local) of a (n, dim) dataset collectively. */
+static sn_status write_slice(hid_t file, const char *name, hid_t file_type, hid_t mem_type, const sn_predictions *p,
+                             int dim, const void *data) {
+  hsize_t dims[2] = {p->n, (hsize_t)dim};
+  int nd = dim > 0 ? 2 : 1;
+  hid_t fspace = H5Screate_simple(nd, dims, NULL);
+  hid_t dset = H5Dcreate2(file, name, file_type, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t start[2] = {p->first, 0}, count[2] = {p->local, (hsize_t)dim};
+  hsize_t mdims[1] = {p->local * (hsize_t)(dim > 0 ? dim : 1)};
+  hid_t mspace = H5Screate_simple(1, mdims, NULL);
+  if (p->local > 0) {
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else {
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  herr_t err = dset < 0 ? -1 : H5Dwrite(dset, mem_type, mspace, fspace, dxpl, data);
+  H5Pclose(dxpl);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  if (dset >= 0) H5Dclose(dset);
+  return err < 0 ? sn_fail(SN_ERR_IO, "cannot write /%s", name) : SN_OK;
+}
+
+sn_status sn_predictions_write(sn_dist *d, const char *path, const sn_predictions *p) {
+  sn_h5_quiet();
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, sn_dist_comm(d), MPI_INFO_NULL);
+  hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  /* Creation is collective: if it failed anywhere, nobody goes on to write. */
+  SN_TRY(sn_dist_agree(d, file < 0 ? sn_fail(SN_ERR_IO, "cannot create %s", path) : SN_OK));
+  /* Attributes and dataset creation are collective metadata operations: every
+   * rank makes the same calls with the same values. */
+  sn_status st = sn_h5_write_string_attr(file, "format", "shardnet-predictions");
+  if (st == SN_OK) st = sn_h5_write_int_attr(file, "format_version", 1);
+  if (st == SN_OK) st = sn_h5_write_string_attr(file, "checkpoint", p->checkpoint ? p->checkpoint : "");
+  if (st == SN_OK) st = sn_h5_write_string_attr(file, "data", p->data ? p->data : "");
+  if (st == SN_OK)
+    st = write_slice(file, p->labels ? "probabilities" : "outputs", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, p, p->dim,
+                     p->values);
+  if (st == SN_OK && p->labels) st = write_slice(file, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, p, 0, p->labels);
+  if (H5Fclose(file) < 0 && st == SN_OK) st = sn_fail(SN_ERR_IO, "cannot finish writing %s", path);
+  return sn_dist_agree(d, st);
+}

@@ -1,0 +1,149 @@
+/* im2col/col2im and the padding, threading and bias helpers shared by the two
+ * convolution layers. */
+#include "layers/im2col.h"
+
+#include <omp.h>
+#include <string.h>
+
+/* Grid positions [*lo, *hi) along one axis whose image coordinate pos*stride + x0
+ * falls inside [0, size): everything outside reads padding. */
+static void valid_range(int x0, int stride, int size, int n, int *lo, int *hi) {
+  int a = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
+  int b = size - x0 <= 0 ? 0 : (size - x0 + stride - 1) / stride;
+  if (a > n) a = n;
+  if (b > n) b = n;
+  if (b < a) b = a;
+  *lo = a;
+  *hi = b;
+}
+
+void sn_im2col(const sn_conv_geom *g, const float *img, float *col, int ld) {
+  const int ow = g->ow;
+  for (int c = 0; c < g->c; c++) {
+    const float *plane = img + (size_t)c * g->h * g->w;
+    for (int i = 0; i < g->kh; i++) {
+      const int ki = g->flip ? g->kh - 1 - i : i;
+      for (int j = 0; j < g->kw; j++) {
+        const int kj = g->flip ? g->kw - 1 - j : j;
+        float *dst = col + (size_t)((c * g->kh + i) * g->kw + j) * ld;
+        const int x0 = kj - g->pl;
+        int lo, hi;
+        valid_range(x0, g->sw, g->w, ow, &lo, &hi);
+        for (int oy = 0; oy < g->oh; oy++, dst += ow) {
+          const int y = oy * g->sh - g->pt + ki;
+          if (y < 0 || y >= g->h) {
+            memset(dst, 0, (size_t)ow * sizeof(float));
+            continue;
+          }
+          /* x0 may be negative: index from the row start, only ox in [lo, hi) */
+          const float *src = plane + (size_t)y * g->w;
+          for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+          if (g->sw == 1) {
+            if (hi > lo) memcpy(dst + lo, src + lo + x0, (size_t)(hi - lo) * sizeof(float));
+          } else {
+            for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox * g->sw + x0];
+          }
+          for (int ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+void sn_col2im_add(const sn_conv_geom *g, const float *col, int ld, float *img) {
+  const int ow = g->ow;
+  for (int c = 0; c < g->c; c++) {
+    float *plane = img + (size_t)c * g->h * g->w;
+    for (int i = 0; i < g->kh; i++) {
+      const int ki = g->flip ? g->kh - 1 - i : i;
+      for (int j = 0; j < g->kw; j++) {
+        const int kj = g->flip ? g->kw - 1 - j : j;
+        const float *src = col + (size_t)((c * g->kh + i) * g->kw + j) * ld;
+        const int x0 = kj - g->pl;
+        int lo, hi;
+        valid_range(x0, g->sw, g->w, ow, &lo, &hi);
+        for (int oy = 0; oy < g->oh; oy++, src += ow) {
+          const int y = oy * g->sh - g->pt + ki;
+          if (y < 0 || y >= g->h) continue;
+          float *dst = plane + (size_t)y * g->w;
+          if (g->sw == 1) {
+            for (int ox = lo; ox < hi; ox++) dst[ox + x0] += src[ox];
+          } else {
+            for (int ox = lo; ox < hi; ox++) dst[ox * g->sw + x0] += src[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+sn_status sn_conv_parse_padding(sn_args *args, int allow_pair, sn_pad_mode *mode, int pad[2]) {
+  *mode = SN_PAD_VALID;
+  pad[0] = pad[1] = 0;
+  sn_arg *a = sn_args_find(args, "padding");
+  if (!a) return SN_OK;
+  if (a->count == 1 && !a->is_list) {
+    const char *s = a->items[0];
+    if (!strcmp(s, "valid") || !strcmp(s, "same")) {
+      a->used = 1;
+      *mode = s[0] == 's' ? SN_PAD_SAME : SN_PAD_VALID;
+      return SN_OK;
+    }
+  }
+  if (a->count > 1 && !allow_pair)
+    return sn_args_fail(args, "padding", "must be valid, same or one integer, got %d values",
+                        a->count);
+  /* Anything else must be a non-negative amount; the getter names the bad value. */
+  if (a->count == 1 && !(a->items[0][0] >= '0' && a->items[0][0] <= '9') &&
+      a->items[0][0] != '-')
+    return sn_args_fail(args, "padding", "must be valid, same or a number of pixels, got '%s'",
+                        a->items[0]);
+  *mode = SN_PAD_EXPLICIT;
+  return sn_args_int_pair(args, "padding", 0, 0, 1 << 16, pad);
+}
+
+void sn_conv_same_padding(int in, int k, int stride, int *out, int *before, int *after) {
+  const int o = (in + stride - 1) / stride;
+  int total = (o - 1) * stride + k - in;
+  if (total < 0) total = 0;
+  *out = o;
+  *before = total / 2;
+  *after = total - total / 2;
+}
+
+int sn_conv_team(int reserved, int batch) {
+  int t = omp_get_max_threads();
+  if (reserved > 0 && t > reserved) t = reserved;
+  if (t > batch) t = batch;
+  return t < 1 ? 1 : t;
+}
+
+void sn_conv_fill_bias(float *y, const float *bias, int rows, int n) {
+  if (!bias) {
+    memset(y, 0, (size_t)rows * n * sizeof(float));
+    return;
+  }
+  for (int r = 0; r < rows; r++) {
+    float *row = y + (size_t)r * n;
+    const float b = bias[r];
+    for (int i = 0; i < n; i++) row[i] = b;
+  }
+}
+
+void sn_conv_bias_grad(float *db, const float *dy, int rows, int n) {
+  for (int r = 0; r < rows; r++) {
+    const float *row = dy + (size_t)r * n;
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += row[i];
+    db[r] += s;
+  }
+}
+
+void sn_conv_reduce(float *dst, const float *parts, size_t stride, int n_parts, size_t n, int t,
+                    int team) {
+  const size_t lo = n * (size_t)t / (size_t)team, hi = n * (size_t)(t + 1) / (size_t)team;
+  for (int p = 0; p < n_parts; p++) {
+    const float *part = parts + (size_t)p * stride;
+    for (size_t e = lo; e < hi; e++) dst[e] += part[e];
+  }
+}

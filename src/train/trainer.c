@@ -1,0 +1,179 @@
+/* The data-parallel training loop: setup, one step, epochs with evaluation. */
+#define _POSIX_C_SOURCE 200809L
+#include "shardnet/trainer.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardnet/loss.h"
+#include "shardnet/memory.h"
+#include "train/report.h"
+#include "train/save.h"
+
+static sn_status load_data(sn_trainer *t) {
+  const sn_data_config *data = &t->cfg->data;
+  if (!data->train[0])
+    return sn_fail(SN_ERR_CONFIG, "%s: data.train names no dataset file", t->cfg->path);
+  SN_TRY(sn_dataset_load(t->dist, data->train, &t->train));
+  SN_TRY(sn_dist_agree(t->dist, sn_dataset_validate(t->train, t->net)));
+  if (data->test[0]) {
+    SN_TRY(sn_dataset_load(t->dist, data->test, &t->test));
+    SN_TRY(sn_dist_agree(t->dist, sn_dataset_validate(t->test, t->net)));
+  }
+  return SN_OK;
+}
+
+/* Batch geometry, step counts and the learning-rate rule. */
+static sn_status plan(sn_trainer *t) {
+  const sn_train_config *tc = &t->cfg->train;
+  const int ranks = sn_dist_size(t->dist), batch = tc->batch_size;
+  if (batch < ranks)
+    return sn_fail(SN_ERR_CONFIG,
+                   "%s: train.batch_size %d is smaller than the number of ranks (%d): every rank needs at least one sample per step",
+                   t->cfg->path, batch, ranks);
+  if (t->train->n < (size_t)batch)
+    return sn_fail(SN_ERR_CONFIG, "%s: the training set has %zu samples, fewer than one batch of %d",
+                   t->cfg->path, t->train->n, batch);
+  t->local_max = (batch + ranks - 1) / ranks;
+  /* The last partial batch of an epoch is dropped, so every step has B samples. */
+  t->steps_per_epoch = (long)(t->train->n / (size_t)batch);
+  t->total_steps = t->steps_per_epoch * tc->epochs;
+  if (tc->max_steps > 0 && tc->max_steps < t->total_steps) t->total_steps = tc->max_steps;
+  t->lr_scale = tc->scale_lr_linear ? (double)batch / (double)tc->base_batch_size : 1.0;
+  SN_TRY(sn_optimizer_create(tc->optimizer, t->net->n_params, &t->opt));
+  SN_TRY(sn_schedule_parse(tc->schedule, sn_optimizer_lr(t->opt) * t->lr_scale, t->steps_per_epoch,
+                           t->total_steps, &t->schedule));
+  return SN_OK;
+}
+
+static sn_status allocate_buffers(sn_trainer *t) {
+  const size_t in = sn_shape_size(t->net->input_shape), out = sn_shape_size(sn_net_output_shape(t->net));
+  SN_TRY(sn_net_reserve(t->net, t->local_max, 0));
+  SN_TRY(sn_alloc_floats((size_t)t->local_max * in, &t->x));
+  SN_TRY(sn_alloc_floats((size_t)t->local_max * out, &t->targets));
+  t->labels = calloc((size_t)t->local_max, sizeof *t->labels);
+  t->perm = calloc(t->train->n, sizeof *t->perm);
+  if (!t->labels || !t->perm) return sn_fail(SN_ERR_NOMEM, "cannot allocate training buffers");
+  t->perm_epoch = -1;
+  return SN_OK;
+}
+
+static sn_status setup(sn_trainer *t) {
+  t->threads = sn_dist_default_threads(t->dist);
+  omp_set_num_threads(t->threads);
+  SN_TRY(sn_dist_agree(t->dist, sn_net_create(&t->cfg->model, &t->net)));
+  sn_net_init_params(t->net, t->cfg->seed);
+  /* Same seed, same code: a difference here means mismatched builds or machines. */
+  SN_TRY(sn_dist_check_identical(t->dist, t->net->params, t->net->n_params, "initial parameters"));
+  SN_TRY(load_data(t));
+  SN_TRY(sn_dist_agree(t->dist, plan(t)));
+  return sn_dist_agree(t->dist, allocate_buffers(t));
+}
+
+sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out) {
+  *out = NULL;
+  sn_trainer *t = calloc(1, sizeof *t);
+  if (!t) return sn_fail(SN_ERR_NOMEM, "cannot allocate the trainer");
+  t->dist = dist;
+  t->cfg = cfg;
+  sn_status st = setup(t);
+  if (st != SN_OK) {
+    sn_trainer_destroy(t);
+    return st;
+  }
+  *out = t;
+  return SN_OK;
+}
+
+void sn_trainer_destroy(sn_trainer *t) {
+  if (!t) return;
+  sn_free(t->x);
+  sn_free(t->targets);
+  free(t->labels);
+  free(t->perm);
+  sn_optimizer_destroy(t->opt);
+  sn_dataset_free(t->train);
+  sn_dataset_free(t->test);
+  sn_net_destroy(t->net);
+  free(t);
+}
+
+/* This rank's slice [lo, hi) of the global batch starting at position. */
+static void my_slice(const sn_trainer *t, long position, long *lo, long *hi) {
+  const long batch = t->cfg->train.batch_size, rank = sn_dist_rank(t->dist), size = sn_dist_size(t->dist);
+  *lo = position + rank * batch / size;
+  *hi = position + (rank + 1) * batch / size;
+}
+
+sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
+  sn_net *net = t->net;
+  const int batch = t->cfg->train.batch_size;
+  if (t->perm_epoch != t->at.epoch) {
+    sn_rng_permutation(sn_rng_make_key(t->cfg->seed, (uint32_t)t->at.epoch, SN_RNG_STREAM_PERMUTATION),
+                       t->perm, t->train->n);
+    t->perm_epoch = t->at.epoch;
+  }
+  long lo, hi;
+  my_slice(t, t->at.position, &lo, &hi);
+  const int n = (int)(hi - lo);
+  sn_dataset_batch(t->train, &t->cfg->data, t->perm + lo, n, t->x, t->labels, t->targets);
+
+  sn_pass pass = {.training = 1,
+                  .seed = t->cfg->seed,
+                  .epoch = (uint32_t)t->at.epoch,
+                  .first_sample = (uint64_t)lo,
+                  .reducer = sn_dist_reducer(t->dist)};
+  sn_net_zero_grad(net);
+  sn_net_forward(net, t->x, n, &pass);
+  const int dim = (int)sn_shape_size(sn_net_output_shape(net));
+  int correct = 0;
+  double sums[2];
+  sums[0] = sn_loss_compute(net->loss, sn_net_output(net), n, dim, t->labels, t->targets,
+                            1.0 / batch, sn_net_output_grad(net), &correct);
+  sums[1] = correct;
+  sn_net_backward(net, t->x, n, &pass);
+  SN_TRY(sn_dist_sum_floats(t->dist, net->grads, net->n_params));
+  SN_TRY(sn_dist_sum_doubles(t->dist, sums, 2));
+  *loss = sums[0] / batch;
+  *accuracy = sums[1] / batch;
+  /* Every rank sees the same reduced loss, so all stop together. */
+  if (!isfinite(*loss))
+    return sn_fail(SN_ERR_NUMERIC,
+                   "the loss became %s at step %ld (epoch %d); training stopped (try a lower learning rate)",
+                   isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1);
+  double lr = sn_schedule_lr(&t->schedule, t->at.step);
+  sn_optimizer_step(t->opt, net->params, net->grads, (float)lr);
+  t->at.step++;
+  t->at.position += batch;
+  if (t->at.position + batch > (long)t->train->n) {
+    t->at.epoch++;
+    t->at.position = 0;
+  }
+  return SN_OK;
+}
+
+sn_status sn_trainer_run(sn_trainer *t) {
+  sn_report report;
+  SN_TRY(sn_report_open(&report, t));
+  sn_status st = SN_OK;
+  double loss = 0.0, acc = 0.0;
+  while (st == SN_OK && t->at.step < t->total_steps) {
+    const int epoch = t->at.epoch;
+    st = sn_trainer_step(t, &loss, &acc);
+    if (st != SN_OK) break;
+    sn_report_step(&report, t, loss, acc);
+    const long every = t->cfg->checkpoint.every_steps;
+    if ((every > 0 && t->at.step % every == 0) || t->at.step == t->total_steps) st = sn_trainer_save(t);
+    const int epoch_done = t->at.epoch != epoch || t->at.step == t->total_steps;
+    if (st == SN_OK && epoch_done && t->test) {
+      sn_eval_result r;
+      st = sn_evaluate(t->dist, t->net, t->test, &t->cfg->data, t->local_max, &r);
+      if (st == SN_OK) sn_report_eval(&report, t, epoch, &r);
+      sn_eval_result_free(&r);
+    }
+  }
+  sn_report_close(&report, t);
+  return st;
+}
