@@ -41,6 +41,9 @@ sn_status sn_dist_broadcast(sn_dist *d, void *bytes, size_t n, int root);
 sn_status sn_dist_agree(sn_dist *d, sn_status local);
 /* The rank whose error the last failed sn_dist_agree carried (-1 if none). */
 int sn_dist_failed_rank(const sn_dist *d);
+/* Records that every rank reached the same error by itself (a NaN in a reduced
+ * loss, say), so that only rank 0 reports it. Returns status. */
+sn_status sn_dist_common_failure(sn_dist *d, sn_status status);
 
 /* Collective: fails on every rank unless all ranks hold bitwise-identical values
  * (compared by checksum); `what` names them in the message. */

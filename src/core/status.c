@@ -38,10 +38,20 @@ sn_status sn_fail_context(sn_status status, const char *fmt, ...) {
   memcpy(previous, last_error, sizeof previous);
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
   va_end(ap);
-  if (n >= 0 && (size_t)n < sizeof last_error && previous[0])
-    snprintf(last_error + n, sizeof last_error - (size_t)n, ": %s", previous);
+  if (previous[0]) {
+    /* "context: previous message", cut at the buffer's end */
+    size_t used = strlen(last_error);
+    const char *parts[2] = {": ", previous};
+    for (int i = 0; i < 2; i++) {
+      size_t room = sizeof last_error - 1 - used, len = strlen(parts[i]);
+      if (len > room) len = room;
+      memcpy(last_error + used, parts[i], len);
+      used += len;
+    }
+    last_error[used] = '\0';
+  }
   return status;
 }
 

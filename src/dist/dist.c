@@ -125,6 +125,11 @@ sn_status sn_dist_agree(sn_dist *d, sn_status local) {
 
 int sn_dist_failed_rank(const sn_dist *d) { return d->failed_rank; }
 
+sn_status sn_dist_common_failure(sn_dist *d, sn_status status) {
+  d->failed_rank = 0;
+  return status;
+}
+
 /* FNV-1a over the bytes: any bit that differs changes the sum with near certainty. */
 static uint64_t checksum(const float *values, size_t n) {
   const unsigned char *p = (const unsigned char *)values;

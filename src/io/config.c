@@ -119,16 +119,17 @@ static int in_list(const char *const *names, const char *key) {
 static sn_status merge(block b, const char *const *skip, sn_args **out) {
   SN_TRY(sn_args_new(b.file->source, b.file->line, out));
   sn_status st = sn_args_set_what(*out, b.file->what);
-  for (int pass = 0; pass < 2 && st == SN_OK; pass++) {
-    const sn_args *from = pass == 0 ? b.file : b.set;
-    for (int i = 0; i < from->count && st == SN_OK; i++) {
-      const sn_arg *arg = &from->v[i];
-      if (in_list(skip, arg->key) || (pass == 1 && sn_args_has(b.file, arg->key))) continue;
-      const sn_arg *o = pass == 0 ? sn_args_find(b.set, arg->key) : arg;
-      const sn_arg *v = o ? o : arg;
-      st = sn_args_add(*out, arg->key, o ? 0 : arg->line, v->is_list, v->count,
-                       (const char *const *)v->items);
-    }
+  for (int i = 0; i < b.file->count && st == SN_OK; i++) {
+    const sn_arg *f = &b.file->v[i], *o = sn_args_find(b.set, f->key);
+    if (in_list(skip, f->key)) continue;
+    const sn_arg *v = o ? o : f;
+    st = sn_args_add(*out, f->key, o ? 0 : f->line, v->is_list, v->count,
+                     (const char *const *)v->items);
+  }
+  for (int i = 0; i < b.set->count && st == SN_OK; i++) {
+    const sn_arg *o = &b.set->v[i];
+    if (in_list(skip, o->key) || sn_args_has(b.file, o->key)) continue;
+    st = sn_args_add(*out, o->key, 0, o->is_list, o->count, (const char *const *)o->items);
   }
   if (st != SN_OK) {
     sn_args_free(*out);
@@ -144,8 +145,9 @@ static sn_status layer_overrides(const sn_config_raw *raw, const sn_args *file, 
   const size_t len = strlen(n->items[0]);
   for (int i = 0; i < raw->layer_set->count; i++) {
     sn_arg *o = &raw->layer_set->v[i];
+    if (strncmp(o->key, n->items[0], len) || o->key[len] != '.') continue;
     const char *key = o->key + len + 1;
-    if (strncmp(o->key, n->items[0], len) || o->key[len] != '.' || strchr(key, '.')) continue;
+    if (strchr(key, '.')) continue; /* a longer name that starts with this one */
     o->used = 1;
     SN_TRY(sn_args_add(set, key, 0, o->is_list, o->count, (const char *const *)o->items));
   }
@@ -337,7 +339,7 @@ sn_status sn_config_parse(const char *text, const char *source, const char *cons
   *out = NULL;
   sn_config *cfg = calloc(1, sizeof *cfg);
   if (!cfg) return sn_fail(SN_ERR_NOMEM, "cannot allocate configuration");
-  snprintf(cfg->path, sizeof cfg->path, "%s", source);
+  snprintf(cfg->path, sizeof cfg->path, "%s", source ? source : "<string>");
   cfg->text = strdup(text);
   sn_config_raw raw;
   sn_status st = cfg->text ? sn_config_raw_init(&raw, cfg->path)

@@ -187,14 +187,15 @@ static sn_status fill_section(reader *r, int s, const yaml_node_t *map) {
   return SN_OK;
 }
 
+/* source NULL: the text is one override value, where a line would say nothing. */
 static sn_status yaml_error(const yaml_parser_t *p, const char *source) {
   const char *problem = p->problem ? p->problem : "unreadable YAML";
-  if (p->error == YAML_MEMORY_ERROR)
-    return sn_fail(SN_ERR_NOMEM, "%s: out of memory while reading YAML", source);
+  if (p->error == YAML_MEMORY_ERROR) return sn_fail(SN_ERR_NOMEM, "out of memory while reading YAML");
   /* The reader fails on bytes, before there are lines. */
   if (p->error == YAML_READER_ERROR)
-    return sn_fail(SN_ERR_CONFIG, "%s: byte %zu: %s (a configuration is UTF-8 text)", source,
+    return sn_fail(SN_ERR_CONFIG, "%s: byte %zu: %s (YAML is UTF-8 text)", source ? source : "value",
                    p->problem_offset, problem);
+  if (!source) return sn_fail(SN_ERR_CONFIG, "YAML syntax error: %s", problem);
   const int line = (int)p->problem_mark.line + 1;
   if (p->context)
     return sn_fail(SN_ERR_CONFIG, "%s:%d: YAML syntax error: %s (%s that started at line %d)",
@@ -202,7 +203,8 @@ static sn_status yaml_error(const yaml_parser_t *p, const char *source) {
   return sn_fail(SN_ERR_CONFIG, "%s:%d: YAML syntax error: %s", source, line, problem);
 }
 
-/* Loads the one document of text; a second document is an error, not ignored. */
+/* Loads the one document of text; a second document is an error, not ignored.
+ * source names the text in messages (NULL: an override value, see yaml_error). */
 static sn_status load_document(const char *text, size_t len, const char *source,
                                yaml_document_t *doc) {
   yaml_parser_t parser;
@@ -218,7 +220,7 @@ static sn_status load_document(const char *text, size_t len, const char *source,
     } else {
       if (yaml_document_get_root_node(&extra))
         st = sn_fail(SN_ERR_CONFIG, "%s:%d: a second YAML document; a configuration is one document",
-                     source, (int)extra.start_mark.line + 1);
+                     source ? source : "value", (int)extra.start_mark.line + 1);
       yaml_document_delete(&extra);
     }
     if (st != SN_OK) yaml_document_delete(doc);
@@ -247,10 +249,9 @@ sn_status sn_config_yaml_read(const char *text, size_t len, const char *source,
 
 sn_status sn_config_yaml_value(const char *what, const char *value, sn_args *a, const char *key) {
   yaml_document_t doc;
-  if (load_document(value, strlen(value), "value", &doc) != SN_OK)
-    return sn_fail_context(SN_ERR_CONFIG, "--set %s", what);
+  sn_status st = load_document(value, strlen(value), NULL, &doc);
+  if (st != SN_OK) return st == SN_ERR_NOMEM ? st : sn_fail_context(st, "--set %s", what);
   const yaml_node_t *v = yaml_document_get_root_node(&doc);
-  sn_status st;
   if (!v) {
     const char *empty = "";
     st = sn_args_add(a, key, 0, 0, 1, &empty);

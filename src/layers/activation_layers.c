@@ -1,9 +1,11 @@
-/* The standalone activation layers (relu, leaky_relu, elu, sigmoid, tanh): one set of
- * functions over sn_activation_forward/backward; a layer's type name is its activation. */
+/* The standalone activation layers: relu, leaky_relu, elu, sigmoid, tanh. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "layers/layer_types.h"
+
+/* One set of functions over sn_activation_forward/backward; a layer's type name is the
+ * name of its activation. */
 
 static sn_status act_parse(sn_layer *l, sn_args *args) {
   sn_activation *a = calloc(1, sizeof *a);

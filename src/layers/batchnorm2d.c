@@ -1,10 +1,12 @@
-/* Batch normalisation over (C, H, W) maps (statistics per channel over N, H, W) or 1-D
- * (units) vectors, with Keras's parameters (gamma, beta, moving_mean, moving_variance)
- * and momentum convention, and optional cross-rank statistics (`sync: true`). */
+/* Batch normalisation of (C, H, W) maps or (units) vectors, optionally synced across ranks. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "layers/layer_types.h"
+
+/* Statistics are per channel over (N, H, W); the parameters (gamma, beta, moving_mean,
+ * moving_variance) and the momentum convention are Keras's. Without `sync` each rank
+ * normalises with its own shard's statistics, so results then depend on the rank count. */
 
 typedef struct {
   double momentum; /* moving = momentum * moving + (1 - momentum) * batch */

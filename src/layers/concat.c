@@ -1,9 +1,10 @@
-/* Concatenation of 2 to 8 inputs along channels (3-D inputs of one height and width) or
- * along units (1-D inputs). In NCHW either way a sample's output is its inputs' samples
- * laid end to end, so one copy loop serves both. */
+/* Concatenation of 2 to 8 inputs along channels (3-D) or units (1-D). */
 #include <string.h>
 
 #include "layers/layer_types.h"
+
+/* In NCHW either way a sample's output is its inputs' samples laid end to end, so one
+ * copy loop serves both. */
 
 static sn_status concat_parse(sn_layer *l, sn_args *args) { return SN_OK; }
 
@@ -16,7 +17,8 @@ static sn_status concat_infer(sn_layer *l) {
     sn_shape_format(first, a, sizeof a);
     sn_shape_format(s, b, sizeof b);
     if (s.ndim != first.ndim)
-      return sn_layer_fail(l, "cannot join a %d-D input with a %d-D one: input 1 is %s, input %d is %s",
+      return sn_layer_fail(l,
+                           "cannot join a %d-D input with a %d-D one: input 1 is %s, input %d is %s",
                            first.ndim, s.ndim, a, k + 1, b);
     if (s.ndim == 3 && (s.d[1] != first.d[1] || s.d[2] != first.d[2]))
       return sn_layer_fail(l, "joins channels of equal height and width, but input 1 is %dx%d (%s) "
@@ -24,7 +26,8 @@ static sn_status concat_infer(sn_layer *l) {
                            first.d[1], first.d[2], a, k + 1, s.d[1], s.d[2], b);
     total += s.d[0];
   }
-  l->out_shape = first.ndim == 3 ? sn_shape_chw(total, first.d[1], first.d[2]) : sn_shape_vec(total);
+  l->out_shape =
+      first.ndim == 3 ? sn_shape_chw(total, first.d[1], first.d[2]) : sn_shape_vec(total);
   return SN_OK;
 }
 

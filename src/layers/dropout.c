@@ -1,11 +1,12 @@
-/* Inverted dropout: in training each value is kept with probability 1 - rate and scaled
- * by 1 / (1 - rate); at inference the layer is the identity. A sample's mask is drawn
- * from the counter-based RNG at its global index, so it depends on (seed, epoch, sample,
- * layer) only and never on how the batch is split across ranks. */
+/* Inverted dropout, with per-sample masks from the counter-based RNG. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "layers/layer_types.h"
+
+/* Training keeps each value with probability 1 - rate and scales it by 1 / (1 - rate);
+ * inference is the identity. A sample's mask is drawn at its global index, so it
+ * depends on (seed, epoch, sample, layer) only, never on how ranks split the batch. */
 
 typedef struct {
   float rate;

@@ -1,5 +1,4 @@
-/* Global average pooling: (C, H, W) -> (C), the mean of each channel's plane (as Keras's
- * GlobalAveragePooling2D, whose output is 1-D). */
+/* Global average pooling: (C, H, W) -> (C), like Keras GlobalAveragePooling2D. */
 #include "layers/layer_types.h"
 
 /* Below this many input floats per call the OpenMP team costs more than it saves. */

@@ -1,18 +1,19 @@
-/* Max, average and min 2-D pooling: one window geometry and one window loop; the three
- * kinds differ only in how the cells of a window are combined. */
+/* Max, average and min 2-D pooling (maxpool2d, avgpool2d, minpool2d). */
 #include <stdlib.h>
-#include <string.h>
 
+#include "layers/im2col.h"
 #include "layers/layer_types.h"
 
+/* The three kinds share one window geometry and one window loop; they differ only in
+ * how the cells of a window are combined. */
+
 typedef enum { POOL_MAX, POOL_AVG, POOL_MIN } pool_kind;
-typedef enum { PAD_VALID, PAD_SAME, PAD_EXPLICIT } pad_mode;
 
 typedef struct {
   pool_kind kind;
   int size[2], stride[2];   /* (h, w) */
-  pad_mode pad_mode;
-  int pad[2];               /* explicit padding per side, (h, w) */
+  sn_pad_mode pad_mode;
+  int pad[2];               /* explicit padding per side, (h, w); 0 unless explicit */
   /* Geometry, fixed by infer. */
   int in_h, in_w, out_h, out_w;
   int pad_top, pad_left;
@@ -24,26 +25,6 @@ typedef struct {
 /* Argmax/argmin positions are stored as floats in aux, exact up to 2^24. */
 #define POOL_MAX_PLANE (1 << 24)
 
-static int looks_numeric(const char *s) {
-  return (*s >= '0' && *s <= '9') || *s == '-' || *s == '+';
-}
-
-static sn_status parse_padding(sn_args *args, pool_cfg *c) {
-  sn_arg *a = sn_args_find(args, "padding");
-  if (a && a->count >= 1 && looks_numeric(a->items[0])) {
-    c->pad_mode = PAD_EXPLICIT;
-    return sn_args_int_pair(args, "padding", 0, 0, 1 << 20, c->pad);
-  }
-  if (a && a->count == 1 && strcmp(a->items[0], "valid") && strcmp(a->items[0], "same"))
-    return sn_args_fail(args, "padding", "must be valid, same or a number of pixels, got '%s'",
-                        a->items[0]);
-  static const char *const modes[] = {"valid", "same"};
-  int mode;
-  SN_TRY(sn_args_choice(args, "padding", modes, 2, PAD_VALID, &mode));
-  c->pad_mode = mode == 0 ? PAD_VALID : PAD_SAME;
-  return SN_OK;
-}
-
 static sn_status pool_parse(sn_layer *l, sn_args *args, pool_kind kind) {
   pool_cfg *c = calloc(1, sizeof *c);
   if (!c) return sn_fail(SN_ERR_NOMEM, "cannot allocate layer");
@@ -54,8 +35,10 @@ static sn_status pool_parse(sn_layer *l, sn_args *args, pool_kind kind) {
   /* As in Keras and TensorFlow the stride defaults to the window, so windows tile. */
   c->stride[0] = c->size[0];
   c->stride[1] = c->size[1];
-  if (sn_args_has(args, "stride")) SN_TRY(sn_args_int_pair(args, "stride", 1, 1, 1 << 16, c->stride));
-  return parse_padding(args, c);
+  if (sn_args_has(args, "stride"))
+    SN_TRY(sn_args_int_pair(args, "stride", 1, 1, 1 << 16, c->stride));
+  /* The same `padding:` forms and rules as conv2d. */
+  return sn_conv_parse_padding(args, 1, &c->pad_mode, c->pad);
 }
 
 static sn_status maxpool_parse(sn_layer *l, sn_args *args) { return pool_parse(l, args, POOL_MAX); }
@@ -65,28 +48,16 @@ static sn_status minpool_parse(sn_layer *l, sn_args *args) { return pool_parse(l
 /* Output length and leading padding along one axis; 0 when the window cannot fit. */
 static int axis_geometry(const pool_cfg *c, int axis, int in, int *out, int *before) {
   const int k = c->size[axis], s = c->stride[axis];
-  switch (c->pad_mode) {
-    case PAD_VALID:
-      *before = 0;
-      if (in < k) return 0;
-      *out = (in - k) / s + 1;
-      return 1;
-    case PAD_SAME: {
-      /* TensorFlow's rule: ceil(in / stride) outputs, the odd pixel of padding at the end. */
-      *out = (in + s - 1) / s;
-      int total = (*out - 1) * s + k - in;
-      *before = total > 0 ? total / 2 : 0;
-      return 1;
-    }
-    case PAD_EXPLICIT: {
-      const int p = c->pad[axis];
-      *before = p;
-      if (in + 2 * p < k) return 0;
-      *out = (in + 2 * p - k) / s + 1;
-      return 1;
-    }
+  const int p = c->pad[axis];
+  if (c->pad_mode == SN_PAD_SAME) {
+    int after;
+    sn_conv_same_padding(in, k, s, out, before, &after);
+    return 1;
   }
-  return 0;
+  *before = p;
+  if (in + 2 * p < k) return 0;
+  *out = (in + 2 * p - k) / s + 1;
+  return 1;
 }
 
 static sn_status pool_infer(sn_layer *l) {
@@ -98,16 +69,14 @@ static sn_status pool_infer(sn_layer *l) {
                          sn_shape_format(in, buf, sizeof buf));
   c->in_h = in.d[1];
   c->in_w = in.d[2];
-  if (c->pad_mode == PAD_EXPLICIT && (c->pad[0] >= c->size[0] || c->pad[1] >= c->size[1]))
+  if (c->pad[0] >= c->size[0] || c->pad[1] >= c->size[1])
     /* Otherwise a window could lie wholly in the padding and have nothing to pool. */
     return sn_layer_fail(l, "padding %dx%d must be smaller than the %dx%d window", c->pad[0],
                          c->pad[1], c->size[0], c->size[1]);
   if (!axis_geometry(c, 0, c->in_h, &c->out_h, &c->pad_top) ||
       !axis_geometry(c, 1, c->in_w, &c->out_w, &c->pad_left))
     return sn_layer_fail(l, "the %dx%d window does not fit the %dx%d input (with padding %dx%d)",
-                         c->size[0], c->size[1], c->in_h, c->in_w,
-                         c->pad_mode == PAD_EXPLICIT ? c->pad[0] : 0,
-                         c->pad_mode == PAD_EXPLICIT ? c->pad[1] : 0);
+                         c->size[0], c->size[1], c->in_h, c->in_w, c->pad[0], c->pad[1]);
   if ((size_t)c->in_h * (size_t)c->in_w > POOL_MAX_PLANE)
     return sn_layer_fail(l, "an input plane of %dx%d is larger than pooling supports (2^24 pixels)",
                          c->in_h, c->in_w);

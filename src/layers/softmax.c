@@ -1,9 +1,10 @@
-/* Softmax over the units of a 1-D input or over the channels of each pixel of a 3-D
- * input. Both are the same loop: a sample is (C, area) and softmax runs down each of its
- * `area` columns (area = 1 for units). */
+/* Softmax over the units of a 1-D input or the channels of each pixel of a 3-D one. */
 #include <math.h>
 
 #include "layers/layer_types.h"
+
+/* Both are one loop: a sample is (C, area) and softmax runs down each of its `area`
+ * columns (area = 1 for units). */
 
 /* Below this many values per call the OpenMP team costs more than it saves. */
 #define SOFTMAX_PARALLEL_MIN 16384

@@ -1,10 +1,11 @@
-/* 2-D upsampling by integer factors, nearest or bilinear (half-pixel centres,
- * align_corners=false, as PyTorch and Keras). Both modes are one tap table: each output
- * pixel reads a weighted sum of at most four input pixels, so forward gathers through
- * the taps and backward scatters through the same taps. */
+/* 2-D upsampling by integer factors, nearest or bilinear (half-pixel centres). */
 #include <stdlib.h>
 
 #include "layers/layer_types.h"
+
+/* Bilinear uses align_corners=false, as PyTorch and Keras. Both modes are one tap
+ * table: each output pixel reads a weighted sum of at most four input pixels, so
+ * forward gathers through the taps and backward scatters through the same taps. */
 
 typedef enum { UP_NEAREST, UP_BILINEAR } up_mode;
 

@@ -111,9 +111,11 @@ void sn_report_step(sn_report *r, const sn_trainer *t, double loss, double accur
   int epoch = t->at.position == 0 ? t->at.epoch : t->at.epoch + 1;
   char eta[32];
   if (!t->quiet) {
-    printf("%sepoch %d/%d | step %ld/%ld | loss %.4f | acc %.4f | lr %.2e | %.0f img/s | ETA %s\n",
+    char acc[32] = "";
+    if (t->net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY) snprintf(acc, sizeof acc, " | acc %.4f", mean_acc);
+    printf("%sepoch %d/%d | step %ld/%ld | loss %.4f%s | lr %.2e | %.0f img/s | ETA %s\n",
            r->tty ? "\r\033[K" : "", epoch, t->cfg->train.epochs, t->at.step, t->total_steps, mean_loss,
-           mean_acc, lr, rate, duration(per_step * (double)(t->total_steps - t->at.step), eta, sizeof eta));
+           acc, lr, rate, duration(per_step * (double)(t->total_steps - t->at.step), eta, sizeof eta));
     fflush(stdout);
   }
   if (r->csv) {

@@ -140,9 +140,9 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   *accuracy = sums[1] / batch;
   /* Every rank sees the same reduced loss, so all stop together. */
   if (!isfinite(*loss))
-    return sn_fail(SN_ERR_NUMERIC,
+    return sn_dist_common_failure(t->dist, sn_fail(SN_ERR_NUMERIC,
                    "the loss became %s at step %ld (epoch %d); training stopped (try a lower learning rate)",
-                   isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1);
+                   isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1));
   double lr = sn_schedule_lr(&t->schedule, t->at.step);
   sn_optimizer_step(t->opt, net->params, net->grads, (float)lr);
   t->at.step++;

@@ -1,5 +1,4 @@
-/* Test support for layer suites: one forward/backward pass with a given output
- * gradient, and building a net that is expected to fail. */
+/* Test support for layer suites: one pass with a given output gradient, failing builds. */
 #ifndef SN_TEST_LAYERS_H
 #define SN_TEST_LAYERS_H
 

@@ -1,5 +1,4 @@
-/* The standalone activation layers and softmax: values against the formulas, softmax
- * normalisation and stability, and gradient checks. */
+/* Tests of the standalone activation layers and softmax. */
 #include <math.h>
 #include <string.h>
 

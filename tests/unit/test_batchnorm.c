@@ -1,6 +1,4 @@
-/* batchnorm2d: normalised training output, the Keras momentum rule, inference with the
- * moving statistics, gradient checks, and `sync: true` across two fake ranks (threads
- * that add each other's sums) giving exactly the one-big-batch result. */
+/* Tests of batchnorm2d, including `sync: true` across two fake ranks (threads). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>

@@ -1,5 +1,4 @@
-/* dropout: identity at inference, the kept fraction and scale in training, masks that
- * depend on (seed, epoch, global sample, layer) only, backward through the mask. */
+/* Tests of dropout: inference identity, kept fraction, rank-independent masks. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

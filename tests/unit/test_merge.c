@@ -1,5 +1,4 @@
-/* add and concat: values, shape errors, gradient checks, and fan-out gradients summing
- * through a residual connection. */
+/* Tests of add and concat, and of fan-out gradients summing through merges. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -37,7 +37,7 @@ static double train(sn_net *net, const float *x, const int *labels, const float 
 }
 
 static void overfit_classifier(sn_shape input, const char *layers) {
-  float x[N * 64];
+  float x[N * 72];
   const int labels[N] = {3, 7, 0, 9, 3, 1, 5, 2};
   const size_t per_sample = sn_shape_size(input);
   CU_ASSERT_FATAL(N * per_sample <= sizeof x / sizeof *x);
@@ -62,6 +62,12 @@ static void test_overfit_dense(void) {
                      "flatten; dense units=32 activation=relu; dense units=10");
 }
 
+static void test_overfit_conv(void) {
+  overfit_classifier(sn_shape_chw(2, 6, 6),
+                     "conv2d filters=8 kernel=3 padding=same activation=relu; "
+                     "maxpool2d size=2 stride=2; flatten; dense units=10");
+}
+
 static void test_overfit_regression(void) {
   float x[N * 12], targets[N * 3];
   sn_test_fill(x, N * 12, 6, -1, 1);
@@ -80,6 +86,7 @@ static void test_overfit_regression(void) {
 int main(void) {
   const sn_test_case cases[] = {
       {"dense classifier memorises 8 samples", test_overfit_dense},
+      {"conv + pool + dense classifier memorises 8 samples", test_overfit_conv},
       {"dense regressor memorises 8 targets", test_overfit_regression},
       {NULL, NULL}};
   return sn_test_main("overfit", cases);

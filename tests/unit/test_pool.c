@@ -1,5 +1,4 @@
-/* Max, average, min and global average pooling: textbook values, padding rules,
- * overlapping-window backward, shape errors and gradient checks. */
+/* Tests of max, average, min and global average pooling. */
 #include <stdio.h>
 #include <string.h>
 

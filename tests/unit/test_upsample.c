@@ -1,5 +1,4 @@
-/* upsample2d: nearest blocks, bilinear with half-pixel centres against hand-computed
- * values, backward conservation and gradient checks. */
+/* Tests of upsample2d: nearest blocks, hand-computed bilinear values, gradients. */
 #include <string.h>
 
 #include "sn_test_layers.h"

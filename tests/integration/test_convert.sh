@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# `shardnet convert idx|cifar10` on small files written here: plain and gzip IDX,
+# CIFAR-10 batches, and broken files (truncated, wrong magic, label mismatch).
+source "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+$PYTHON - <<'PY' || { echo "cannot write test files"; exit 1; }
+import gzip, struct
+import numpy as np
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, size=(5, 4, 3), dtype=np.uint8)
+labels = np.array([0, 2, 1, 2, 0], dtype=np.uint8)
+idx_images = struct.pack(">IIII", 0x803, 5, 4, 3) + images.tobytes()
+idx_labels = struct.pack(">II", 0x801, 5) + labels.tobytes()
+open("img.idx", "wb").write(idx_images)
+open("lab.idx", "wb").write(idx_labels)
+gzip.open("img.idx.gz", "wb").write(idx_images)
+gzip.open("lab.idx.gz", "wb").write(idx_labels)
+open("img-short.idx", "wb").write(idx_images[:-7])
+open("img-magic.idx", "wb").write(struct.pack(">IIII", 0x801, 5, 4, 3) + images.tobytes())
+open("lab-four.idx", "wb").write(struct.pack(">II", 0x801, 4) + labels[:4].tobytes())
+np.save("expect-images.npy", images)
+planes = rng.integers(0, 256, size=(3, 3, 32, 32), dtype=np.uint8)  # record, channel, h, w
+cifar = b"".join(bytes([k]) + planes[i].tobytes() for i, k in enumerate([3, 9, 0]))
+open("batch1.bin", "wb").write(cifar[:2 * 3073])
+open("batch2.bin", "wb").write(cifar[2 * 3073:])
+open("cifar-short.bin", "wb").write(cifar[:3073 + 100])
+np.save("expect-cifar.npy", planes.transpose(0, 2, 3, 1))
+PY
+
+check_idx() {
+  $PYTHON - "$1" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f:
+    assert f.attrs["format"] == "shardnet-dataset"
+    assert f["images"].shape == (5, 4, 3, 1), f["images"].shape
+    assert f["images"].dtype == np.uint8
+    assert np.array_equal(f["images"][()][..., 0], np.load("expect-images.npy"))
+    assert list(f["labels"][()]) == [0, 2, 1, 2, 0]
+    assert [str(s) for s in f.attrs["class_names"]] == ["zero", "one", "two"]
+PY
+}
+
+for suffix in "" .gz; do
+  "$SHARDNET" convert idx --images img.idx$suffix --labels lab.idx$suffix --class-names zero,one,two --out d$suffix.h5 \
+    >/dev/null 2>err.txt && check_idx d$suffix.h5 && pass "convert idx$suffix: images, labels and class names" ||
+    fail "convert idx$suffix: $(cat err.txt)"
+done
+
+expect_convert_error() {
+  local what=$1 text=$2
+  shift 2
+  if "$SHARDNET" convert "$@" >/dev/null 2>err.txt; then fail "$what: exited 0"; return; fi
+  if [ "$(wc -l <err.txt)" -eq 1 ] && grep -qF -- "$text" err.txt; then pass "$what: $(cat err.txt)"
+  else fail "$what: expected one line with '$text', got: $(cat err.txt)"; fi
+}
+expect_convert_error "truncated IDX images" "img-short.idx is truncated: expected 60 bytes of image data, found 53" \
+  idx --images img-short.idx --labels lab.idx --out x.h5
+expect_convert_error "wrong IDX magic" "img-magic.idx is not an IDX file of 3-D unsigned bytes" \
+  idx --images img-magic.idx --labels lab.idx --out x.h5
+expect_convert_error "image and label counts differ" "img.idx has 5 images but lab-four.idx has 4 labels" \
+  idx --images img.idx --labels lab-four.idx --out x.h5
+expect_convert_error "missing IDX file" "cannot open nothing.idx" idx --images nothing.idx --labels lab.idx --out x.h5
+expect_convert_error "a label without a class name" "label 2 of sample 1 has no class name (2 given)" \
+  idx --images img.idx --labels lab.idx --class-names a,b --out x.h5
+[ ! -e x.h5 ] && pass "no output file after a failed conversion" || fail "a failed conversion left x.h5"
+
+"$SHARDNET" convert cifar10 --out c.h5 batch1.bin batch2.bin >/dev/null 2>err.txt &&
+  $PYTHON - <<'PY' && pass "convert cifar10: two batches, channels-last, CIFAR class names" || fail "convert cifar10: $(cat err.txt)"
+import h5py, numpy as np
+with h5py.File("c.h5") as f:
+    assert f["images"].shape == (3, 32, 32, 3), f["images"].shape
+    assert np.array_equal(f["images"][()], np.load("expect-cifar.npy"))
+    assert list(f["labels"][()]) == [3, 9, 0]
+    assert [str(s) for s in f.attrs["class_names"]][3] == "cat"
+PY
+expect_convert_error "truncated CIFAR batch" "cifar-short.bin is truncated: its last record has 100 of 3073 bytes" \
+  cifar10 --out y.h5 batch1.bin cifar-short.bin
+finish

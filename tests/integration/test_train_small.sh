@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Training end to end under mpiexec -np 2: a small convnet learns the generated set
+# to >= 0.95 test accuracy; metrics.csv, checkpoints, eval and predict work.
+source "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+$PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
+cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
+
+run_ranks 2 train blobs.yaml
+expect_success "2-rank training" || finish
+accuracy=$(awk '/^test  epoch 3/ {print $9}' "$OUT")
+if awk -v a="$accuracy" 'BEGIN {exit !(a >= 0.95)}'; then pass "test accuracy $accuracy >= 0.95"
+else fail "test accuracy '$accuracy' < 0.95"; cat "$OUT"; fi
+grep -q "^shardnet: 2 ranks x 1 thread per rank | BLAS:" "$OUT" && pass "banner names ranks, threads and BLAS" ||
+  fail "banner missing: $(head -2 "$OUT")"
+[ "$(grep -c '^epoch ' "$OUT")" -ge 9 ] && pass "one line per log interval" || fail "too few log lines"
+head -1 run/metrics.csv | grep -q "^phase,epoch,step,lr,loss,accuracy,images_per_s$" && pass "metrics.csv header" ||
+  fail "metrics.csv header: $(head -1 run/metrics.csv)"
+[ "$(grep -c '^train,' run/metrics.csv)" -ge 9 ] && [ "$(grep -c '^test,' run/metrics.csv)" -eq 3 ] &&
+  pass "metrics.csv has train and test rows" || fail "metrics.csv rows: $(cat run/metrics.csv)"
+[ -L run/latest.h5 ] && [ "$(readlink run/latest.h5)" = "ckpt-00000090.h5" ] && pass "latest.h5 -> ckpt-00000090.h5" ||
+  fail "latest.h5: $(ls -l run)"
+
+run_ranks 2 eval run --data blobs-test.h5
+expect_success "eval on 2 ranks"
+grep -q "^accuracy $accuracy" "$OUT" && pass "eval reproduces the training's test accuracy" ||
+  fail "eval accuracy differs: $(cat "$OUT")"
+grep -qE "^3 +bottom-right +[0-9]+ +[0-9.]+$" "$OUT" && pass "eval prints per-class accuracy with names" ||
+  fail "no per-class table: $(cat "$OUT")"
+
+run_ranks 2 predict run/latest.h5 --data blobs-test.h5 --out p2.h5
+expect_success "predict on 2 ranks"
+run_ranks 1 predict run/latest.h5 --data blobs-test.h5 --out p1.h5
+expect_success "predict on 1 rank"
+if out=$($PYTHON - <<'PY'
+import h5py, numpy as np
+with h5py.File("p2.h5") as a, h5py.File("p1.h5") as b, h5py.File("blobs-test.h5") as d:
+    p, l = a["probabilities"][()], a["labels"][()]
+    assert a.attrs["format"] == "shardnet-predictions", a.attrs["format"]
+    assert p.shape == (160, 4) and l.shape == (160,), (p.shape, l.shape)
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5), "rows do not sum to 1"
+    assert (p.argmax(axis=1) == l).all(), "labels are not the argmax"
+    assert np.array_equal(l, b["labels"][()]), "1-rank and 2-rank labels differ"
+    assert np.allclose(p, b["probabilities"][()], atol=1e-6), "1-rank and 2-rank probabilities differ"
+    print(f"accuracy {(l == d['labels'][()]).mean():.4f}")
+PY
+); then pass "predictions: probabilities sum to 1, labels are argmax, same on 1 and 2 ranks ($out)"
+else fail "predictions: $out"; fi
+finish
