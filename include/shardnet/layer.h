@@ -160,6 +160,8 @@ sn_param *sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int 
 
 /* Parses the `activation:` key (default none) with its optional `alpha:`. */
 sn_status sn_parse_activation(sn_args *args, sn_activation *out);
+/* Reads `alpha:` for act->kind (leaky_relu default 0.01, elu default 1). */
+sn_status sn_parse_activation_alpha(sn_args *args, sn_activation *act);
 /* The default `init:` for a layer with this fused activation: He normal for the
  * relu family (relu, leaky_relu, elu), Xavier uniform otherwise. */
 sn_init_kind sn_default_init(sn_activation act);

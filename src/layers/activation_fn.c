@@ -1,57 +1,60 @@
 /* Element-wise activation math, shared by activation layers and fused activations.
  * Every derivative is written through the output y, so backward needs no copy of
- * the pre-activation. */
+ * the pre-activation. Each kind has its own branch-free loop so that the compiler
+ * vectorises it; a thread team is started only for large arrays (callers usually
+ * run inside their own parallel region). */
 #include <math.h>
 
 #include "shardnet/layer.h"
+
+/* Below this many values a thread team costs more than the loop. */
+#define PARALLEL_MIN 262144
+
+/* Runs `body` over i in [0, n): a simd loop, split across threads when n is large. */
+#define FOR_EACH(n, body)                                                    \
+  do {                                                                       \
+    if ((n) >= PARALLEL_MIN) {                                               \
+      _Pragma("omp parallel for simd schedule(static)")                      \
+      for (size_t i = 0; i < (n); i++) { body; }                             \
+    } else {                                                                 \
+      _Pragma("omp simd")                                                    \
+      for (size_t i = 0; i < (n); i++) { body; }                             \
+    }                                                                        \
+  } while (0)
 
 void sn_activation_forward(sn_activation act, float *y, size_t n) {
   const float alpha = act.alpha;
   switch (act.kind) {
     case SN_ACT_NONE: break;
-    case SN_ACT_RELU:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-      for (size_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-      break;
-    case SN_ACT_LEAKY_RELU:
-#pragma omp parallel for simd if (n > 65536) schedule(static)
-      for (size_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : alpha * y[i];
-      break;
-    case SN_ACT_ELU:
-#pragma omp parallel for if (n > 65536) schedule(static)
-      for (size_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : alpha * expm1f(y[i]);
-      break;
-    case SN_ACT_SIGMOID:
-#pragma omp parallel for if (n > 65536) schedule(static)
-      for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-      break;
-    case SN_ACT_TANH:
-#pragma omp parallel for if (n > 65536) schedule(static)
-      for (size_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
-      break;
+    case SN_ACT_RELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : 0.0f); break;
+    case SN_ACT_LEAKY_RELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : alpha * y[i]); break;
+    case SN_ACT_ELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : alpha * expm1f(y[i])); break;
+    case SN_ACT_SIGMOID: FOR_EACH(n, y[i] = 1.0f / (1.0f + expf(-y[i]))); break;
+    case SN_ACT_TANH: FOR_EACH(n, y[i] = tanhf(y[i])); break;
   }
 }
 
-static inline float derivative(sn_activation act, float y) {
-  switch (act.kind) {
-    case SN_ACT_NONE: return 1.0f;
-    case SN_ACT_RELU: return y > 0.0f ? 1.0f : 0.0f;
-    case SN_ACT_LEAKY_RELU: return y > 0.0f ? 1.0f : act.alpha;
-    case SN_ACT_ELU: return y > 0.0f ? 1.0f : y + act.alpha;
-    case SN_ACT_SIGMOID: return y * (1.0f - y);
-    case SN_ACT_TANH: return 1.0f - y * y;
+/* The derivative loop of each kind: out(i, d) consumes d = f'(y[i]), written through y. */
+#define DERIVATIVE_LOOP(n, out, ...)                                                           \
+  switch (act.kind) {                                                                          \
+    case SN_ACT_NONE: FOR_EACH(n, out(i, 1.0f)); break;                                        \
+    case SN_ACT_RELU: FOR_EACH(n, out(i, y[i] > 0.0f ? 1.0f : 0.0f)); break;                  \
+    case SN_ACT_LEAKY_RELU: FOR_EACH(n, out(i, y[i] > 0.0f ? 1.0f : act.alpha)); break;       \
+    case SN_ACT_ELU: FOR_EACH(n, out(i, y[i] > 0.0f ? 1.0f : y[i] + act.alpha)); break;       \
+    case SN_ACT_SIGMOID: FOR_EACH(n, out(i, y[i] * (1.0f - y[i]))); break;                    \
+    case SN_ACT_TANH: FOR_EACH(n, out(i, 1.0f - y[i] * y[i])); break;                         \
   }
-  return 1.0f;
-}
 
 void sn_activation_backward(sn_activation act, const float *y, const float *dy, float *dx,
                             size_t n) {
-#pragma omp parallel for if (n > 65536) schedule(static)
-  for (size_t i = 0; i < n; i++) dx[i] += dy[i] * derivative(act, y[i]);
+#define ADD_INTO(i, d) dx[i] += dy[i] * (d)
+  DERIVATIVE_LOOP(n, ADD_INTO)
+#undef ADD_INTO
 }
 
 void sn_activation_backward_inplace(sn_activation act, const float *y, float *dy, size_t n) {
   if (act.kind == SN_ACT_NONE) return;
-#pragma omp parallel for if (n > 65536) schedule(static)
-  for (size_t i = 0; i < n; i++) dy[i] *= derivative(act, y[i]);
+#define SCALE(i, d) dy[i] *= (d)
+  DERIVATIVE_LOOP(n, SCALE)
+#undef SCALE
 }

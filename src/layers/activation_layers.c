@@ -13,12 +13,7 @@ static sn_status act_parse(sn_layer *l, sn_args *args) {
   l->impl = a;
   for (int k = 0; k < 6; k++)
     if (!strcmp(sn_activation_names[k], l->ops->type)) a->kind = (sn_act_kind)k;
-  /* The same defaults as the fused `activation:` key. */
-  double alpha = a->kind == SN_ACT_ELU ? 1.0 : 0.01;
-  if (a->kind == SN_ACT_ELU || a->kind == SN_ACT_LEAKY_RELU)
-    SN_TRY(sn_args_float(args, "alpha", alpha, 0.0, 1e6, &alpha));
-  a->alpha = (float)alpha;
-  return SN_OK;
+  return sn_parse_activation_alpha(args, a);
 }
 
 static sn_status act_infer(sn_layer *l) {

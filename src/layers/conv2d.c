@@ -66,8 +66,11 @@ static sn_status conv2d_infer(sn_layer *l) {
   c->direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt + pb + pl + pr == 0;
   l->out_shape = sn_shape_chw(c->filters, oh, ow);
   const int taps = kh * kw;
-  sn_layer_add_param(l, "kernel", 4, (int[]){c->filters, cin, kh, kw}, cin * taps,
-                     c->filters * taps, c->init, 1);
+  sn_param *kernel = sn_layer_add_param(l, "kernel", 4, (int[]){c->filters, cin, kh, kw},
+                                       cin * taps, c->filters * taps, c->init, 1);
+  /* Keras stores (kh, kw, cin, cout) and cross-correlates: a flip kernel is saved
+   * rotated so Keras computes the same outputs */
+  sn_param_keras_layout(kernel, (int[]){2, 3, 1, 0}, c->flip);
   if (c->use_bias)
     sn_layer_add_param(l, "bias", 1, (int[]){c->filters}, cin * taps, c->filters * taps,
                        SN_INIT_ZEROS, 1);
@@ -116,8 +119,10 @@ static void conv2d_forward(sn_layer *l, const sn_fwd *f) {
       sn_conv_fill_bias(y, bias, cout, n);
       // [cout, cin*kh*kw] x [cin*kh*kw, oh*ow] -> [cout, oh*ow]
       sn_gemm(0, 0, cout, n, k, 1.0f, w, k, x, n, 1.0f, y, n);
-      sn_activation_forward(c->act, y, out_size);
     }
+    /* One call over the thread's whole block rather than one per sample: the
+     * activation loops only vectorize on long runs (a nested region, one thread). */
+    sn_activation_forward(c->act, f->out + (size_t)lo * out_size, (size_t)(hi - lo) * out_size);
   }
 }
 

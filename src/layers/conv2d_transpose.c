@@ -49,7 +49,7 @@ static sn_status convt_parse(sn_layer *l, sn_args *args) {
 }
 
 /* Output size and leading padding along one dimension. */
-static int out_size(const convt_cfg *c, int d, int in, int *before) {
+static int output_extent(const convt_cfg *c, int d, int in, int *before) {
   const int k = c->kernel[d], s = c->stride[d];
   if (c->pad_mode == SN_PAD_SAME) {
     /* the padding of the `same` conv that maps in*s back to in; when k < s the last
@@ -71,7 +71,7 @@ static sn_status convt_infer(sn_layer *l) {
                          sn_shape_format(in, buf, sizeof buf));
   const int cin = in.d[0], h = in.d[1], w = in.d[2];
   int pt, pl;
-  const int oh = out_size(c, 0, h, &pt), ow = out_size(c, 1, w, &pl);
+  const int oh = output_extent(c, 0, h, &pt), ow = output_extent(c, 1, w, &pl);
   if (oh < 1 || ow < 1)
     return sn_layer_fail(l, "padding %d leaves no output for the input %s (output %dx%d)", c->pad,
                          sn_shape_format(in, buf, sizeof buf), oh, ow);
@@ -85,8 +85,10 @@ static sn_status convt_infer(sn_layer *l) {
   const int taps = kh * kw;
   int fan_in = cin * taps / (sh * sw);
   if (fan_in < 1) fan_in = 1;
-  sn_layer_add_param(l, "kernel", 4, (int[]){cin, c->filters, kh, kw}, fan_in, c->filters * taps,
-                     c->init, 1);
+  sn_param *kernel = sn_layer_add_param(l, "kernel", 4, (int[]){cin, c->filters, kh, kw}, fan_in,
+                                       c->filters * taps, c->init, 1);
+  /* Keras's Conv2DTranspose stores (kh, kw, cout, cin) for the same operation */
+  sn_param_keras_layout(kernel, (int[]){2, 3, 1, 0}, 0);
   if (c->use_bias)
     sn_layer_add_param(l, "bias", 1, (int[]){c->filters}, fan_in, c->filters * taps,
                        SN_INIT_ZEROS, 1);
@@ -139,8 +141,9 @@ static void convt_forward(sn_layer *l, const sn_fwd *f) {
         sn_gemm(1, 0, kc, n, cin, 1.0f, w, kc, x, n, 0.0f, col, n);
         sn_col2im_add(g, col, n, y);
       }
-      sn_activation_forward(c->act, y, out_size);
     }
+    /* one call over the thread's whole block: see conv2d_forward */
+    sn_activation_forward(c->act, f->out + (size_t)lo * out_size, (size_t)(hi - lo) * out_size);
   }
 }
 

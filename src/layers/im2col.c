@@ -37,6 +37,11 @@ void sn_im2col(const sn_conv_geom *g, const float *img, float *col, int ld) {
         memset(dst, 0, (size_t)ylo * ow * sizeof(float));
         memset(dst + (size_t)yhi * ow, 0, (size_t)(oh - yhi) * ow * sizeof(float));
         if (yhi <= ylo) continue;
+        if (hi <= lo) {
+          /* this tap only ever reads padding columns */
+          memset(dst + (size_t)ylo * ow, 0, (size_t)(yhi - ylo) * ow * sizeof(float));
+          continue;
+        }
         if (contiguous) {
           /* dst[oy*ow + ox] = plane[(oy + ki - pt)*w + ox + x0]: copy the span from the
            * first valid pixel to the last, then zero the padding columns, which the

@@ -45,16 +45,19 @@ void sn_param_keras_layout(sn_param *p, const int *order, int flip) {
 const char *const sn_activation_names[6] = {"none", "relu", "leaky_relu", "elu", "sigmoid",
                                             "tanh"};
 
+sn_status sn_parse_activation_alpha(sn_args *args, sn_activation *act) {
+  double alpha = act->kind == SN_ACT_ELU ? 1.0 : 0.01;
+  if (act->kind == SN_ACT_ELU || act->kind == SN_ACT_LEAKY_RELU)
+    SN_TRY(sn_args_float(args, "alpha", alpha, 0.0, 1e6, &alpha));
+  act->alpha = (float)alpha;
+  return SN_OK;
+}
+
 sn_status sn_parse_activation(sn_args *args, sn_activation *out) {
   int kind;
   SN_TRY(sn_args_choice(args, "activation", sn_activation_names, 6, SN_ACT_NONE, &kind));
   out->kind = (sn_act_kind)kind;
-  double dflt = kind == SN_ACT_ELU ? 1.0 : 0.01;
-  double alpha = dflt;
-  if (kind == SN_ACT_ELU || kind == SN_ACT_LEAKY_RELU)
-    SN_TRY(sn_args_float(args, "alpha", dflt, 0.0, 1e6, &alpha));
-  out->alpha = (float)alpha;
-  return SN_OK;
+  return sn_parse_activation_alpha(args, out);
 }
 
 sn_init_kind sn_default_init(sn_activation act) {

@@ -8,7 +8,9 @@
 
 const char *const sn_optim_names[3] = {"sgd", "adam", "adamw"};
 
-/* Below this many parameters a thread team costs more than the loop it splits. */
+/* Below this many parameters a thread team costs more than the loop it splits. The
+ * `parallel :` modifier matters: a bare if() on `parallel for simd` also turns off
+ * vectorisation (OpenMP 5), leaving small loops scalar. */
 #define PARALLEL_MIN 32768
 
 struct sn_optimizer {
@@ -94,12 +96,12 @@ static void sgd_step(const sn_optimizer *o, float *restrict p, const float *rest
   const ptrdiff_t n = (ptrdiff_t)o->n;
   const float wd = (float)o->weight_decay, mu = (float)o->momentum;
   if (!buf) {
-#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= PARALLEL_MIN)
     for (ptrdiff_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
     return;
   }
   const int nesterov = o->nesterov;
-#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= PARALLEL_MIN)
   for (ptrdiff_t i = 0; i < n; i++) {
     float gi = g[i] + wd * p[i];
     float b = mu * buf[i] + gi;
@@ -121,7 +123,7 @@ static void adam_step(const sn_optimizer *o, float *restrict p, const float *res
   const float b1 = (float)o->beta1, b2 = (float)o->beta2, eps = (float)o->eps;
   const float c1 = (float)(1.0 - o->beta1), c2 = (float)(1.0 - o->beta2);
   const float step_size = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-#pragma omp parallel for simd schedule(static) if (n >= PARALLEL_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n >= PARALLEL_MIN)
   for (ptrdiff_t i = 0; i < n; i++) {
     float gi = g[i] + l2 * p[i];
     float mi = b1 * m[i] + c1 * gi;

@@ -39,12 +39,14 @@ static sn_status plan(sn_trainer *t) {
   t->local_max = (batch + ranks - 1) / ranks;
   /* The last partial batch of an epoch is dropped, so every step has B samples. */
   t->steps_per_epoch = (long)(t->train->n / (size_t)batch);
-  t->total_steps = t->steps_per_epoch * tc->epochs;
-  if (tc->max_steps > 0 && tc->max_steps < t->total_steps) t->total_steps = tc->max_steps;
+  const long planned = t->steps_per_epoch * tc->epochs;
+  t->total_steps = tc->max_steps > 0 && tc->max_steps < planned ? tc->max_steps : planned;
   t->lr_scale = tc->scale_lr_linear ? (double)batch / (double)tc->base_batch_size : 1.0;
   SN_TRY(sn_optimizer_create(tc->optimizer, t->net->n_params, &t->opt));
-  SN_TRY(sn_schedule_parse(tc->schedule, sn_optimizer_lr(t->opt) * t->lr_scale, t->steps_per_epoch,
-                           t->total_steps, &t->schedule));
+  /* The schedule spans the configured epochs even when max_steps stops the run
+   * early, so a run stopped and resumed follows the same rates. */
+  SN_TRY(sn_schedule_parse(tc->schedule, sn_optimizer_lr(t->opt) * t->lr_scale, t->steps_per_epoch, planned,
+                           &t->schedule));
   return SN_OK;
 }
 

@@ -93,7 +93,7 @@ double sn_test_gradcheck(sn_net *net, int batch, int training, double eps, doubl
   }
   memcpy(sn_net_output_grad(net), w, n_out * sizeof *w);
   sn_net_backward(net, x, batch, &p.pass);
-  memcpy(grads, net->grads, net->n_params * sizeof *grads);
+  if (net->n_params) memcpy(grads, net->grads, net->n_params * sizeof *grads);
   memcpy(dinput, net->dinput, n_in * sizeof *dinput);
 
   worst = check_tensor(&p, x, dinput, n_in, eps, tol, max_checks, "input");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "reference_conv.h"
+#include "shardnet/checkpoint.h"
 #include "sn_test.h"
 
 /* One comparison: the layer's keys, and the sizes worked out by hand (not by the
@@ -31,6 +32,9 @@ static const conv_case cases[] = {
     {"filters=2 kernel=1 padding=1 bias=false", 3, 4, 5, 2, 1, 1, 1, 1, 1, 1, 6, 7, 0, 0},
     {"filters=3 kernel=2,3 stride=2,3 padding=1,2 flip=true", 3, 8, 11, 3, 2, 3, 2, 3, 1, 2, 5, 5, 1, 1},
     {"filters=2 kernel=3 stride=3", 5, 10, 9, 2, 3, 3, 3, 3, 0, 0, 3, 3, 0, 1},
+    /* a 1-pixel-wide input under a 5-wide `same` kernel: most taps read only padding */
+    {"filters=2 kernel=3,5 padding=same", 2, 3, 1, 2, 3, 5, 1, 1, 1, 2, 3, 1, 0, 1},
+    {"filters=2 kernel=5 padding=same flip=true", 2, 1, 2, 2, 5, 5, 1, 1, 2, 2, 1, 2, 1, 1},
 };
 
 static float *floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
@@ -295,6 +299,33 @@ static void test_conv2d_summary_numbers(void) {
   sn_net_destroy(net);
 }
 
+static void test_conv2d_keras_layout(void) {
+  /* Checkpoints hold Keras's (kh, kw, cin, cout); Keras cross-correlates, so a
+   * flip=true kernel is saved rotated by 180 degrees. */
+  enum { CO = 3, CI = 2, KH = 2, KW = 3 };
+  const char *layers[2] = {"conv2d filters=3 kernel=2,3", "conv2d filters=3 kernel=2,3 flip=true"};
+  for (int flip = 0; flip < 2; flip++) {
+    sn_net *net = sn_test_net(sn_shape_chw(CI, 4, 5), layers[flip], 1);
+    if (!net) continue;
+    int dims[4];
+    CU_ASSERT_EQUAL(sn_keras_dims(net, 0, 0, dims), 4);
+    CU_ASSERT_TRUE(dims[0] == KH && dims[1] == KW && dims[2] == CI && dims[3] == CO);
+    float mem[CO * CI * KH * KW], keras[CO * CI * KH * KW];
+    for (int i = 0; i < CO * CI * KH * KW; i++) mem[i] = (float)i;
+    sn_keras_export(net, 0, 0, mem, keras);
+    int bad = 0;
+    for (int o = 0; o < CO; o++)
+      for (int c = 0; c < CI; c++)
+        for (int i = 0; i < KH; i++)
+          for (int j = 0; j < KW; j++) {
+            int si = flip ? KH - 1 - i : i, sj = flip ? KW - 1 - j : j;
+            bad |= keras[((i * KW + j) * CI + c) * CO + o] != mem[((o * CI + c) * KH + si) * KW + sj];
+          }
+    CU_ASSERT_FALSE(bad);
+    sn_net_destroy(net);
+  }
+}
+
 static void test_conv2d_deterministic(void) {
   /* Per-thread partial gradients are summed in a fixed order: two identical
    * backward passes give bitwise identical gradients. */
@@ -335,6 +366,7 @@ int main(void) {
       {"flip=true is cross-correlation with the rotated kernel", test_conv2d_flip},
       {"conv2d rejects impossible shapes and bad keys", test_conv2d_errors},
       {"conv2d FLOPs and receptive field", test_conv2d_summary_numbers},
+      {"conv2d kernels are saved in Keras's layout", test_conv2d_keras_layout},
       {"conv2d gradients are bitwise deterministic", test_conv2d_deterministic},
       {NULL, NULL}};
   return sn_test_main("conv2d", tests);

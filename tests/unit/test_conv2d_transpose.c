@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "reference_conv.h"
+#include "shardnet/checkpoint.h"
 #include "sn_test.h"
 
 /* The layer's keys and the sizes worked out by hand: output = (in - 1) * stride -
@@ -30,6 +31,8 @@ static const convt_case cases[] = {
     {"filters=2 kernel=3 stride=3 bias=false", 3, 4, 5, 2, 3, 3, 3, 3, 0, 0, 12, 15, 0},
     {"filters=3 kernel=2,3 stride=2,3 output_padding=1,2", 3, 4, 5, 3, 2, 3, 2, 3, 0, 0, 9, 17, 1},
     {"filters=2 kernel=4 stride=2 padding=1", 5, 5, 3, 2, 4, 4, 2, 2, 1, 1, 10, 6, 1},
+    /* stride-1 same on a 1-pixel-wide input: most taps fall outside the output */
+    {"filters=2 kernel=3,5 padding=same", 2, 3, 1, 2, 3, 5, 1, 1, 1, 2, 3, 1, 1},
 };
 
 static float *floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
@@ -252,6 +255,27 @@ static void test_convt_summary_numbers(void) {
   sn_net_destroy(net);
 }
 
+static void test_convt_keras_layout(void) {
+  /* Keras's Conv2DTranspose kernel is (kh, kw, cout, cin), unrotated */
+  enum { CI = 2, CO = 3, KH = 2, KW = 3 };
+  sn_net *net = sn_test_net(sn_shape_chw(CI, 4, 5), "conv2d_transpose filters=3 kernel=2,3", 1);
+  if (!net) return;
+  int dims[4];
+  CU_ASSERT_EQUAL(sn_keras_dims(net, 0, 0, dims), 4);
+  CU_ASSERT_TRUE(dims[0] == KH && dims[1] == KW && dims[2] == CO && dims[3] == CI);
+  float mem[CI * CO * KH * KW], keras[CI * CO * KH * KW];
+  for (int i = 0; i < CI * CO * KH * KW; i++) mem[i] = (float)i;
+  sn_keras_export(net, 0, 0, mem, keras);
+  int bad = 0;
+  for (int c = 0; c < CI; c++)
+    for (int o = 0; o < CO; o++)
+      for (int i = 0; i < KH; i++)
+        for (int j = 0; j < KW; j++)
+          bad |= keras[((i * KW + j) * CO + o) * CI + c] != mem[((c * CO + o) * KH + i) * KW + j];
+  CU_ASSERT_FALSE(bad);
+  sn_net_destroy(net);
+}
+
 int main(void) {
   const sn_test_case tests[] = {
       {"conv2d_transpose forward and backward match the direct reference", test_convt_matches_reference},
@@ -261,6 +285,7 @@ int main(void) {
       {"conv2d_transpose output sizes", test_convt_output_sizes},
       {"conv2d_transpose rejects impossible shapes and bad keys", test_convt_errors},
       {"conv2d_transpose FLOPs and receptive field", test_convt_summary_numbers},
+      {"conv2d_transpose kernels are saved in Keras's layout", test_convt_keras_layout},
       {NULL, NULL}};
   return sn_test_main("conv2d_transpose", tests);
 }
