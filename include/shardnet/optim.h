@@ -24,7 +24,7 @@ typedef struct sn_optimizer sn_optimizer;
  *   weight_decay: sgd and adam add wd * param to the gradient (L2, default 0);
  *     adamw decays the parameter by lr * wd * param (decoupled, default 0.01)
  *   sgd: momentum (default 0), nesterov (default false; needs momentum > 0)
- *   adam/adamw: beta1 (0.9), beta2 (0.999), eps (1e-8)
+ *   adam/adamw: beta1 (0.9), beta2 (0.999), eps (1e-8, above 0)
  * Keys of another type and misspelled keys are errors naming file, line and key. */
 sn_status sn_optimizer_create(sn_args *args, size_t n_params, sn_optimizer **out);
 void sn_optimizer_destroy(sn_optimizer *opt);

@@ -1,4 +1,4 @@
-/* SGD (momentum, Nesterov), Adam and AdamW: one vectorised loop over the arenas. */
+/* SGD (momentum, Nesterov), Adam and AdamW: one OpenMP loop over the arenas. */
 #include "shardnet/optim.h"
 
 #include <math.h>
@@ -50,6 +50,8 @@ static sn_status parse(sn_args *a, sn_optimizer *o) {
     SN_TRY(read_decay(a, "beta1", 0.9, &o->beta1));
     SN_TRY(read_decay(a, "beta2", 0.999, &o->beta2));
     SN_TRY(sn_args_float(a, "eps", 1e-8, 0.0, 1.0, &o->eps));
+    if (o->eps <= 0.0)
+      return sn_args_fail(a, "eps", "must be above 0: a parameter whose gradient is 0 would get 0/0");
   }
   /* A key of another type (momentum under adam) is most likely a forgotten type
    * change, so say which type it belongs to rather than only "unknown". */
@@ -110,7 +112,9 @@ static void sgd_step(const sn_optimizer *o, float *restrict p, const float *rest
   }
 }
 
-/* Adam with L2 (wd added to the gradient) or AdamW (p *= 1 - lr*wd, decoupled). */
+/* Adam with L2 (wd added to the gradient) or AdamW (p *= 1 - lr*wd, decoupled).
+ * The loop vectorises only when the library is built with -fno-math-errno: otherwise
+ * sqrtf keeps a scalar errno path (v is never negative, but the compiler cannot know). */
 static void adam_step(const sn_optimizer *o, float *restrict p, const float *restrict g,
                       float *restrict m, float *restrict v, float lr) {
   const ptrdiff_t n = (ptrdiff_t)o->n;

@@ -159,12 +159,17 @@ static void test_bad_keys(void) {
                "'momentun'", "run.yaml:15");
   expect_error((const char *[]){"type", "adam", "momentum", "0.9"}, 2, "'momentum'",
                "run.yaml:14");
+  expect_error((const char *[]){"type", "adamw", "nesterov", "true"}, 2, "'nesterov'",
+               "it is a key of sgd");
+  expect_error((const char *[]){"type", "sgd", "beta1", "0.8"}, 2, "'beta1'",
+               "it is a key of adam");
   expect_error((const char *[]){"type", "rmsprop"}, 1, "sgd, adam, adamw", "run.yaml:13");
   expect_error((const char *[]){"lr", "0.1"}, 1, "'type'", "run.yaml:12");
   expect_error((const char *[]){"type", "sgd", "nesterov", "true"}, 2, "'nesterov'",
                "run.yaml:14");
   expect_error((const char *[]){"type", "adam", "beta2", "1"}, 2, "'beta2'", "run.yaml:14");
   expect_error((const char *[]){"type", "adamw", "lr", "fast"}, 2, "'lr'", "run.yaml:14");
+  expect_error((const char *[]){"type", "adam", "eps", "0"}, 2, "'eps'", "run.yaml:14");
   expect_error((const char *[]){"type", "sgd", "lr", "-1"}, 2, "'lr'", "run.yaml:14");
 }
 
