@@ -11,6 +11,9 @@
 
 typedef enum { SN_LOSS_SOFTMAX_CROSS_ENTROPY, SN_LOSS_MSE } sn_loss_kind;
 
+/* The `loss:` names in sn_loss_kind order ("softmax_cross_entropy", "mse"). */
+extern const char *const sn_loss_names[2];
+
 /* One layer as configured. */
 typedef struct {
   char type[32];
@@ -33,6 +36,10 @@ typedef struct {
 sn_status sn_model_spec_add(sn_model_spec *spec, const char *type, const char *name,
                             sn_args *args, int line, int n_inputs, const char *const *inputs);
 void sn_model_spec_clear(sn_model_spec *spec);
+/* The name every layer has in the net built from spec: its own, or for an unnamed
+ * layer Keras's <type>_<k>, k counting the layers of that type so far and skipping
+ * names earlier layers hold. names has room for spec->n_layers names. */
+void sn_model_spec_names(const sn_model_spec *spec, char (*names)[SN_NAME_CAP]);
 
 /* Options of one forward/backward pass. */
 typedef struct {

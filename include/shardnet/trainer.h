@@ -6,6 +6,7 @@
 #ifndef SHARDNET_TRAINER_H
 #define SHARDNET_TRAINER_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "shardnet/config.h"
@@ -48,6 +49,10 @@ typedef struct sn_trainer {
   int perm_epoch;
   const char *const *overrides;  /* the --set options, saved in checkpoints */
   int n_overrides;
+  /* Set asynchronously (a signal handler) to ask for a checkpoint and a clean stop
+   * at the next step boundary; the ranks agree on it inside the step's reduction. */
+  const volatile sig_atomic_t *stop_request;
+  int stopped;                  /* the run ended early on a stop request */
   int quiet;                    /* no per-interval lines (tests) */
 } sn_trainer;
 
@@ -56,6 +61,11 @@ typedef struct sn_trainer {
  * creates the optimizer and schedule. Collective; errors agree across ranks. */
 sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out);
 void sn_trainer_destroy(sn_trainer *t);
+
+/* Restores parameters, optimizer state and position from a checkpoint ("latest"
+ * names <checkpoint.dir>/latest.h5) whose layers match the model; training then
+ * continues exactly where that run was. Collective. */
+sn_status sn_trainer_resume(sn_trainer *t, const char *from);
 
 /* Runs until the configured epochs (or train.max_steps) are done, evaluating on the
  * test set after each epoch. A NaN or infinite loss stops with the step number. */

@@ -11,7 +11,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"train", sn_cmd_train, "train CONFIG [--set key=value]...   train data-parallel (run under mpirun or srun)"},
+    {"train", sn_cmd_train, "train CONFIG [--resume latest|FILE] [--set key=value]...  train data-parallel (under mpirun or srun)"},
     {"eval", sn_cmd_eval, "eval CKPT --data FILE                loss, accuracy and per-class accuracy"},
     {"predict", sn_cmd_predict, "predict CKPT --data FILE --out FILE  class probabilities and labels to HDF5"},
     {"summary", sn_cmd_summary, "summary CONFIG                      per-layer shapes, parameters, FLOPs, receptive field"},

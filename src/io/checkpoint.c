@@ -205,13 +205,11 @@ sn_status sn_checkpoint_read_info(const char *path, sn_checkpoint_info *info) {
   sn_status st = sn_h5_check_format(file, path, CHECKPOINT_FORMAT);
   if (st == SN_OK && H5Lexists(file, "model_weights", H5P_DEFAULT) <= 0)
     st = sn_fail(SN_ERR_FORMAT, "%s is not a shardnet checkpoint (no /model_weights)", path);
-  if (st == SN_OK) st = read_info(file, info);
+  if (st == SN_OK && (st = read_info(file, info)) != SN_OK)
+    st = sn_fail_context(st, "%s is damaged or incomplete", path);
   H5Fclose(file);
-  if (st != SN_OK) {
-    sn_checkpoint_info_free(info);
-    return sn_fail_context(st, "%s", path);
-  }
-  return SN_OK;
+  if (st != SN_OK) sn_checkpoint_info_free(info);
+  return st;
 }
 
 void sn_checkpoint_info_free(sn_checkpoint_info *info) {

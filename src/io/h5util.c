@@ -92,6 +92,14 @@ sn_status sn_h5_write_int_attr(hid_t obj, const char *name, long long value) {
   return st;
 }
 
+sn_status sn_h5_write_ints_attr(hid_t obj, const char *name, const long long *values, int n) {
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = H5Screate_simple(1, dims, NULL);
+  sn_status st = write_attr(obj, name, H5T_NATIVE_LLONG, space, values);
+  H5Sclose(space);
+  return st;
+}
+
 sn_status sn_h5_read_int_attr(hid_t obj, const char *name, long long *value) {
   if (H5Aexists(obj, name) <= 0) return sn_fail(SN_ERR_FORMAT, "attribute '%s' is missing", name);
   hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);

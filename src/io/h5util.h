@@ -19,6 +19,8 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
 sn_status sn_h5_write_string_attr(hid_t obj, const char *name, const char *value);
 sn_status sn_h5_write_int_attr(hid_t obj, const char *name, long long value);
 sn_status sn_h5_read_int_attr(hid_t obj, const char *name, long long *value);
+/* A one-dimensional integer array attribute of n values. */
+sn_status sn_h5_write_ints_attr(hid_t obj, const char *name, const long long *values, int n);
 /* A variable-length string array attribute. */
 sn_status sn_h5_write_strings_attr(hid_t obj, const char *name, const char *const *values, int n);
 /* Reads a string array attribute (fixed or variable length); *values is malloc'ed

@@ -5,6 +5,8 @@
 
 #include "shardnet/net.h"
 
+const char *const sn_loss_names[2] = {"softmax_cross_entropy", "mse"};
+
 sn_status sn_model_spec_add(sn_model_spec *spec, const char *type, const char *name,
                             sn_args *args, int line, int n_inputs, const char *const *inputs) {
   if (spec->n_layers == spec->capacity) {
@@ -38,4 +40,26 @@ void sn_model_spec_clear(sn_model_spec *spec) {
   free(spec->layers);
   spec->layers = NULL;
   spec->n_layers = spec->capacity = 0;
+}
+
+static int name_taken(char (*names)[SN_NAME_CAP], int n, const char *name) {
+  for (int j = 0; j < n; j++)
+    if (!strcmp(names[j], name)) return 1;
+  return 0;
+}
+
+void sn_model_spec_names(const sn_model_spec *spec, char (*names)[SN_NAME_CAP]) {
+  for (int i = 0; i < spec->n_layers; i++) {
+    const sn_layer_spec *ls = &spec->layers[i];
+    if (ls->name[0]) {
+      snprintf(names[i], SN_NAME_CAP, "%s", ls->name);
+      continue;
+    }
+    int k = 1;
+    for (int j = 0; j < i; j++)
+      if (!strcmp(spec->layers[j].type, ls->type)) k++;
+    do
+      snprintf(names[i], SN_NAME_CAP, "%s_%d", ls->type, k++);
+    while (name_taken(names, i, names[i]));
+  }
 }

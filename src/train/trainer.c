@@ -3,10 +3,12 @@
 #include "shardnet/trainer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardnet/checkpoint.h"
 #include "shardnet/loss.h"
 #include "shardnet/memory.h"
 #include "train/report.h"
@@ -131,13 +133,16 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   sn_net_forward(net, t->x, n, &pass);
   const int dim = (int)sn_shape_size(sn_net_output_shape(net));
   int correct = 0;
-  double sums[2];
+  double sums[3];
   sums[0] = sn_loss_compute(net->loss, sn_net_output(net), n, dim, t->labels, t->targets,
                             1.0 / batch, sn_net_output_grad(net), &correct);
   sums[1] = correct;
+  /* A stop request rides on the loss reduction, so all ranks see it at the same step. */
+  sums[2] = t->stop_request && *t->stop_request ? 1.0 : 0.0;
   sn_net_backward(net, t->x, n, &pass);
   SN_TRY(sn_dist_sum_floats(t->dist, net->grads, net->n_params));
-  SN_TRY(sn_dist_sum_doubles(t->dist, sums, 2));
+  SN_TRY(sn_dist_sum_doubles(t->dist, sums, 3));
+  if (sums[2] > 0.0) t->stopped = 1;
   *loss = sums[0] / batch;
   *accuracy = sums[1] / batch;
   /* Every rank sees the same reduced loss, so all stop together. */
@@ -156,18 +161,53 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   return SN_OK;
 }
 
+sn_status sn_trainer_resume(sn_trainer *t, const char *from) {
+  char path[SN_PATH_CAP + 16];
+  if (!strcmp(from, "latest"))
+    snprintf(path, sizeof path, "%s/latest.h5", t->cfg->checkpoint.dir);
+  else
+    snprintf(path, sizeof path, "%s", from);
+  sn_checkpoint_info info;
+  sn_status st = sn_checkpoint_read_info(path, &info);
+  if (st == SN_OK && info.seed != t->cfg->seed)
+    st = sn_fail(SN_ERR_CONFIG, "%s was trained with seed %llu but the config says seed %llu; resuming would change the data order",
+                 path, (unsigned long long)info.seed, (unsigned long long)t->cfg->seed);
+  if (st == SN_OK && info.samples_seen + t->cfg->train.batch_size > (long)t->train->n)
+    st = sn_fail(SN_ERR_CONFIG, "%s stopped at sample %ld of an epoch, past the training set's %zu samples",
+                 path, info.samples_seen, t->train->n);
+  if (st == SN_OK) st = sn_checkpoint_load(path, t->net, t->opt);
+  if (st == SN_OK) {
+    t->at.step = info.step;
+    t->at.epoch = info.epoch;
+    t->at.position = info.samples_seen;
+  }
+  sn_checkpoint_info_free(&info);
+  SN_TRY(sn_dist_agree(t->dist, st));
+  /* Every rank read the file itself: make sure they all hold the same model. */
+  SN_TRY(sn_dist_check_identical(t->dist, t->net->params, t->net->n_params, "resumed parameters"));
+  if (sn_dist_rank(t->dist) == 0 && !t->quiet) {
+    printf("shardnet: resumed from %s at step %ld (epoch %d, sample %ld)\n", path, t->at.step, t->at.epoch + 1,
+           t->at.position);
+    fflush(stdout);
+  }
+  return SN_OK;
+}
+
 sn_status sn_trainer_run(sn_trainer *t) {
   sn_report report;
-  SN_TRY(sn_report_open(&report, t));
+  /* rank 0 alone creates the run directory: all must hear if it could not */
+  SN_TRY(sn_dist_agree(t->dist, sn_report_open(&report, t)));
   sn_status st = SN_OK;
   double loss = 0.0, acc = 0.0;
-  while (st == SN_OK && t->at.step < t->total_steps) {
+  while (st == SN_OK && t->at.step < t->total_steps && !t->stopped) {
     const int epoch = t->at.epoch;
     st = sn_trainer_step(t, &loss, &acc);
     if (st != SN_OK) break;
     sn_report_step(&report, t, loss, acc);
     const long every = t->cfg->checkpoint.every_steps;
-    if ((every > 0 && t->at.step % every == 0) || t->at.step == t->total_steps) st = sn_trainer_save(t);
+    if ((every > 0 && t->at.step % every == 0) || t->at.step == t->total_steps || t->stopped)
+      st = sn_trainer_save(t);
+    if (t->stopped) break;
     const int epoch_done = t->at.epoch != epoch || t->at.step == t->total_steps;
     if (st == SN_OK && epoch_done && t->test) {
       sn_eval_result r;
