@@ -12,17 +12,6 @@ static int find_layer(const sn_layer *layers, int n, const char *name) {
   return -1;
 }
 
-/* Gives an unnamed layer the Keras-style name <type>_<k>, k counting that type. */
-static void default_name(sn_layer *layers, int i) {
-  int k = 1;
-  for (int j = 0; j < i; j++)
-    if (layers[j].ops == layers[i].ops) k++;
-  for (;; k++) {
-    snprintf(layers[i].name, SN_NAME_CAP, "%s_%d", layers[i].ops->type, k);
-    if (find_layer(layers, i, layers[i].name) < 0) return;
-  }
-}
-
 static sn_status connect_inputs(sn_net *net, const sn_layer_spec *ls, sn_layer *l) {
   const int i = l->index;
   if (ls->n_inputs == 0) {
@@ -51,7 +40,8 @@ static sn_status connect_inputs(sn_net *net, const sn_layer_spec *ls, sn_layer *
   return SN_OK;
 }
 
-static sn_status build_layer(sn_net *net, const sn_model_spec *spec, int i) {
+/* name: what sn_model_spec_names gives layer i. */
+static sn_status build_layer(sn_net *net, const sn_model_spec *spec, int i, const char *name) {
   const sn_layer_spec *ls = &spec->layers[i];
   sn_layer *l = &net->layers[i];
   l->index = i;
@@ -67,13 +57,9 @@ static sn_status build_layer(sn_net *net, const sn_model_spec *spec, int i) {
     return sn_args_fail(ls->args, "type", "names an unknown layer type '%s' (known: %s)",
                         ls->type, known);
   }
-  if (ls->name[0]) {
-    if (find_layer(net->layers, i, ls->name) >= 0 || !strcmp(ls->name, "input"))
-      return sn_args_fail(ls->args, "name", "'%s' is used by an earlier layer", ls->name);
-    snprintf(l->name, sizeof l->name, "%s", ls->name);
-  } else {
-    default_name(net->layers, i);
-  }
+  if (ls->name[0] && (find_layer(net->layers, i, ls->name) >= 0 || !strcmp(ls->name, "input")))
+    return sn_args_fail(ls->args, "name", "'%s' is used by an earlier layer", ls->name);
+  snprintf(l->name, sizeof l->name, "%s", name);
   char what[160];
   snprintf(what, sizeof what, "layer '%s' (%s)", l->name, l->ops->type);
   SN_TRY(sn_args_set_what(ls->args, what));
@@ -127,9 +113,12 @@ sn_status sn_net_create(const sn_model_spec *spec, sn_net **out) {
   net->layers = calloc((size_t)spec->n_layers, sizeof *net->layers);
   net->fwd_seconds = calloc((size_t)spec->n_layers, sizeof(double));
   net->bwd_seconds = calloc((size_t)spec->n_layers, sizeof(double));
-  sn_status st = net->layers && net->fwd_seconds && net->bwd_seconds
+  char (*names)[SN_NAME_CAP] = malloc((size_t)spec->n_layers * sizeof *names);
+  sn_status st = net->layers && net->fwd_seconds && net->bwd_seconds && names
                      ? SN_OK : sn_fail(SN_ERR_NOMEM, "cannot allocate net");
-  for (int i = 0; i < spec->n_layers && st == SN_OK; i++) st = build_layer(net, spec, i);
+  if (st == SN_OK) sn_model_spec_names(spec, names);
+  for (int i = 0; i < spec->n_layers && st == SN_OK; i++) st = build_layer(net, spec, i, names[i]);
+  free(names);
   if (st == SN_OK) st = place_params(net);
   if (st != SN_OK) {
     sn_net_destroy(net);
