@@ -16,8 +16,8 @@ typedef struct {
   long samples_seen;        /* position in the epoch's permutation */
   uint64_t seed;
   int world_size;
-  const char *config_text;  /* the YAML the run was configured with */
-  const char *const *overrides;  /* its --set options */
+  const char *config_text;  /* the resolved YAML (sn_config.resolved): overrides applied */
+  const char *const *overrides;  /* its --set options, kept as provenance only */
   int n_overrides;
 } sn_checkpoint_meta;
 
@@ -30,6 +30,8 @@ typedef struct {
   long step, samples_seen;
   int epoch, world_size;
   uint64_t seed;
+  int format_version;       /* 1: config_text is the file as written, to which the
+                             * overrides still apply; 2: it is resolved */
   char *config_text;        /* malloc'ed */
   int n_overrides;
   char **overrides;         /* malloc'ed strings */
@@ -49,8 +51,10 @@ int sn_keras_dims(const sn_net *net, int layer, int k, int *dims);
 void sn_keras_export(const sn_net *net, int layer, int k, const float *src, float *dst);
 void sn_keras_import(const sn_net *net, int layer, int k, const float *src, float *dst);
 
-/* The model a checkpoint was trained with, rebuilt from its saved config (and
- * --set options) and loaded with its weights, ready for inference. path may be a
+/* The model a checkpoint was trained with, rebuilt from its saved config and
+ * loaded with its weights, ready for inference. The config is the resolved text,
+ * which already holds the --set options; they are applied again only to a
+ * format_version 1 file, whose config is the file as written. path may be a
  * checkpoint file or a run directory (its latest.h5); resolved (SN_PATH_CAP bytes)
  * receives the file used. */
 struct sn_config;

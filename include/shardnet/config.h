@@ -29,6 +29,8 @@ typedef struct {
   int log_every;                /* steps between log lines, default 50 */
   int scale_lr_linear;          /* train.scale_lr: linear */
   int base_batch_size;          /* for scale_lr, default 256? see config.c */
+  double bucket_mb;             /* gradient all-reduce bucket size, default 4 MB */
+  int overlap;                  /* start buckets during backward, default true */
   sn_args *optimizer;           /* train.optimizer block (type, lr, ...), never NULL */
   sn_args *schedule;            /* train.schedule block (type, ...), never NULL */
 } sn_train_config;
@@ -54,6 +56,8 @@ typedef struct sn_config {
   sn_checkpoint_config checkpoint;
   sn_activations_config activations;
   char *text;                   /* the YAML source as read (before overrides) */
+  char *resolved;               /* sn_config_to_yaml of this configuration, made at load:
+                                 * what checkpoints save as `config` */
 } sn_config;
 
 /* Loads path, then applies overrides "train.epochs=3" (dotted key paths into the
@@ -64,5 +68,17 @@ sn_status sn_config_load(const char *path, const char *const *overrides, int n_o
 sn_status sn_config_parse(const char *text, const char *source, const char *const *overrides,
                           int n_overrides, sn_config **out);
 void sn_config_free(sn_config *cfg);
+
+/* The configuration as YAML a user can run again: every `--set` override applied,
+ * every default of the keys this module reads written out (seed, data, model.input
+ * and loss, train, checkpoint, activations; data.mean/std only when given, since
+ * "absent" is their default), and every layer named, with the net's default name
+ * (sn_model_spec_names) when the file gave none, so that `--set
+ * model.layers.<name>.<key>` reaches every layer of it. Layer, optimizer and
+ * schedule blocks list the keys given, in order; the defaults their own modules
+ * apply stay implicit. Layers are flow mappings, one a line. sn_config_parse reads
+ * the text back into an equal configuration (whose sn_config_to_yaml is the same
+ * text). *text is malloc'ed. */
+sn_status sn_config_to_yaml(const sn_config *cfg, char **text);
 
 #endif

@@ -49,6 +49,12 @@ sn_status sn_dist_common_failure(sn_dist *d, sn_status status);
  * (compared by checksum); `what` names them in the message. */
 sn_status sn_dist_check_identical(sn_dist *d, const float *values, size_t n, const char *what);
 
+/* Collective: rank 0 receives every rank's text concatenated in rank order in
+ * *all (malloc'ed; NULL elsewhere). */
+sn_status sn_dist_gather_text(sn_dist *d, const char *mine, char **all);
+/* Collective: waits for every rank (aligns trace clocks). */
+sn_status sn_dist_barrier(sn_dist *d);
+
 /* A reducer that sums doubles across ranks (batch-norm sync). */
 sn_reducer sn_dist_reducer(sn_dist *d);
 

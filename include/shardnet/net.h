@@ -51,6 +51,10 @@ typedef struct {
   /* Called after each layer's backward, last layer first (gradient bucketing). */
   void (*after_backward)(void *ctx, int layer);
   void *hook_ctx;
+  /* Called with each layer's start and end time (sn_now) in forward and backward
+   * (traces); NULL for none. */
+  void (*on_layer)(void *ctx, int layer, int backward, double start, double end);
+  void *layer_ctx;
 } sn_pass;
 
 typedef struct sn_net {

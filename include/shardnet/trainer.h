@@ -12,9 +12,11 @@
 #include "shardnet/config.h"
 #include "shardnet/dataset.h"
 #include "shardnet/dist.h"
+#include "shardnet/grad_sync.h"
 #include "shardnet/net.h"
 #include "shardnet/optim.h"
 #include "shardnet/schedule.h"
+#include "shardnet/trace.h"
 
 /* Where a run is: everything a checkpoint needs to continue exactly. */
 typedef struct {
@@ -53,6 +55,11 @@ typedef struct sn_trainer {
    * at the next step boundary; the ranks agree on it inside the step's reduction. */
   const volatile sig_atomic_t *stop_request;
   int stopped;                  /* the run ended early on a stop request */
+  sn_grad_sync *sync;           /* bucketed gradient all-reduce */
+  sn_trace *trace;              /* --trace, or NULL */
+  /* Totals since the start of this process, for the closing statistics. */
+  double step_seconds, wait_seconds;
+  long timed_steps;
   int quiet;                    /* no per-interval lines (tests) */
 } sn_trainer;
 
@@ -66,6 +73,10 @@ void sn_trainer_destroy(sn_trainer *t);
  * names <checkpoint.dir>/latest.h5) whose layers match the model; training then
  * continues exactly where that run was. Collective. */
 sn_status sn_trainer_resume(sn_trainer *t, const char *from);
+
+/* Collective: records a Chrome trace of the following steps (write it with
+ * sn_trace_write(t->trace, path) at the end). */
+sn_status sn_trainer_trace(sn_trainer *t);
 
 /* Runs until the configured epochs (or train.max_steps) are done, evaluating on the
  * test set after each epoch. A NaN or infinite loss stops with the step number. */

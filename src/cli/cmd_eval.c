@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "shardnet/checkpoint.h"
-#include "shardnet/config.h"
 #include "shardnet/memory.h"
 #include "shardnet/predictions.h"
 #include "shardnet/trainer.h"
@@ -16,28 +14,7 @@ typedef struct {
   int batch;
 } infer_options;
 
-/* Everything eval and predict share: model from the checkpoint, data validated. */
-typedef struct {
-  sn_config *cfg;
-  sn_net *net;
-  sn_dataset *ds;
-  char resolved[SN_PATH_CAP];
-} inference;
-
-static sn_status open_inference(sn_dist *d, const infer_options *o, inference *in) {
-  memset(in, 0, sizeof *in);
-  SN_TRY(sn_dist_agree(d, sn_checkpoint_open_model(o->checkpoint, &in->cfg, &in->net, in->resolved)));
-  SN_TRY(sn_dataset_load(d, o->data, &in->ds));
-  return sn_dist_agree(d, sn_dataset_validate(in->ds, in->net));
-}
-
-static void close_inference(inference *in) {
-  sn_dataset_free(in->ds);
-  sn_net_destroy(in->net);
-  sn_config_free(in->cfg);
-}
-
-static void print_eval(const inference *in, const sn_eval_result *r) {
+static void print_eval(const sn_cli_inference *in, const sn_eval_result *r) {
   printf("%s on %s: %ld samples\n", in->resolved, in->ds->path, r->samples);
   printf("loss %.6f\n", r->loss);
   if (!r->n_classes) return;
@@ -52,22 +29,22 @@ static void print_eval(const inference *in, const sn_eval_result *r) {
 
 static sn_status eval_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
-  inference in;
-  sn_status st = open_inference(d, o, &in);
+  sn_cli_inference in;
+  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, &in);
   sn_eval_result r = {0};
   if (st == SN_OK) st = sn_evaluate(d, in.net, in.ds, &in.cfg->data, o->batch, &r);
   if (st == SN_OK && sn_dist_rank(d) == 0) print_eval(&in, &r);
   sn_eval_result_free(&r);
-  close_inference(&in);
+  sn_cli_close_inference(&in);
   return st;
 }
 
 static sn_status predict_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
-  inference in;
-  sn_status st = open_inference(d, o, &in);
+  sn_cli_inference in;
+  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, &in);
   if (st != SN_OK) {
-    close_inference(&in);
+    sn_cli_close_inference(&in);
     return st;
   }
   const int rank = sn_dist_rank(d), size = sn_dist_size(d);
@@ -93,7 +70,7 @@ static sn_status predict_body(sn_dist *d, void *ctx) {
   if (st == SN_OK && rank == 0) printf("shardnet: wrote %zu predictions to %s\n", in.ds->n, o->out);
   sn_free(values);
   free(labels);
-  close_inference(&in);
+  sn_cli_close_inference(&in);
   return st;
 }
 

@@ -23,7 +23,7 @@ static void request_stop(int sig) {
 }
 
 typedef struct {
-  const char *config, *resume;
+  const char *config, *resume, *trace;
   sn_overrides sets;
   int quiet, stopped;
 } train_options;
@@ -49,8 +49,14 @@ static sn_status train_body(sn_dist *d, void *ctx) {
     t->n_overrides = o->sets.count;
     t->stop_request = &stop_requested;
     if (o->resume) st = sn_trainer_resume(t, o->resume);
+    if (st == SN_OK && o->trace) st = sn_trainer_trace(t);
   }
   if (st == SN_OK) st = sn_trainer_run(t);
+  /* A trace is most useful when something went wrong: write it whenever it exists. */
+  if (t && t->trace) {
+    sn_status tst = sn_trace_write(t->trace, o->trace);
+    if (st == SN_OK) st = tst;
+  }
   if (st == SN_OK && t->stopped) {
     o->stopped = 1;
     if (sn_dist_rank(d) == 0)
@@ -67,6 +73,7 @@ int sn_cmd_train(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     int r = sn_cli_take_set(argc, argv, &i, &o.sets);
     if (!r) r = sn_cli_take_value(argc, argv, &i, "--resume", &o.resume);
+    if (!r) r = sn_cli_take_value(argc, argv, &i, "--trace", &o.trace);
     if (r < 0) return 2;
     if (r > 0) continue;
     if (!strcmp(argv[i], "--quiet")) {
@@ -82,7 +89,7 @@ int sn_cmd_train(int argc, char **argv) {
     }
   }
   if (!o.config) {
-    sn_cli_error("usage: shardnet train CONFIG [--resume latest|FILE] [--set key=value]... [--quiet]");
+    sn_cli_error("usage: shardnet train CONFIG [--resume latest|FILE] [--set key=value]... [--trace FILE.json] [--quiet]");
     return 2;
   }
   catch_stop_signals();

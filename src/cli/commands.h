@@ -2,6 +2,8 @@
 #ifndef SN_CLI_COMMANDS_H
 #define SN_CLI_COMMANDS_H
 
+#include "shardnet/config.h"
+#include "shardnet/dataset.h"
 #include "shardnet/dist.h"
 #include "shardnet/status.h"
 
@@ -10,6 +12,7 @@ int sn_cmd_train(int argc, char **argv);
 int sn_cmd_eval(int argc, char **argv);
 int sn_cmd_predict(int argc, char **argv);
 int sn_cmd_convert(int argc, char **argv);
+int sn_cmd_activations(int argc, char **argv);
 
 /* Prints "shardnet: error: <message>" to stderr. */
 void sn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -17,6 +20,19 @@ void sn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Starts MPI, runs body on every rank, prints a failure once (from the rank that
  * saw it) and returns the exit code: 0, or 1 on every rank after any failure. */
 int sn_cli_run_mpi(int argc, char **argv, sn_status (*body)(sn_dist *d, void *ctx), void *ctx);
+
+/* What the inference commands (eval, predict, activations) share: the model
+ * rebuilt from a checkpoint or run directory, and a dataset validated against it. */
+typedef struct {
+  sn_config *cfg;
+  sn_net *net;
+  sn_dataset *ds;
+  char resolved[SN_PATH_CAP];   /* the checkpoint file used */
+} sn_cli_inference;
+
+/* Collective; errors agree across ranks. Close in any case. */
+sn_status sn_cli_open_inference(sn_dist *d, const char *checkpoint, const char *data, sn_cli_inference *in);
+void sn_cli_close_inference(sn_cli_inference *in);
 
 /* Collects repeated `--set key=value` options. */
 #define SN_MAX_OVERRIDES 64

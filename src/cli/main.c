@@ -15,6 +15,7 @@ static const command commands[] = {
     {"eval", sn_cmd_eval, "eval CKPT --data FILE                loss, accuracy and per-class accuracy"},
     {"predict", sn_cmd_predict, "predict CKPT --data FILE --out FILE  class probabilities and labels to HDF5"},
     {"summary", sn_cmd_summary, "summary CONFIG                      per-layer shapes, parameters, FLOPs, receptive field"},
+    {"activations", sn_cmd_activations, "activations CKPT --data FILE --samples A:B --out FILE  every layer's output to HDF5"},
     {"convert", sn_cmd_convert, "convert idx|cifar10 ... --out FILE  public datasets to shardnet HDF5 datasets"},
 };
 

@@ -148,6 +148,39 @@ sn_status sn_dist_check_identical(sn_dist *d, const float *values, size_t n, con
   return SN_OK;
 }
 
+sn_status sn_dist_gather_text(sn_dist *d, const char *mine, char **all) {
+  *all = NULL;
+  int len = (int)strlen(mine), *lens = NULL, *displs = NULL, total = 0;
+  if (d->rank == 0) {
+    lens = calloc((size_t)d->size, sizeof *lens);
+    displs = calloc((size_t)d->size, sizeof *displs);
+    if (!lens || !displs) {
+      free(lens);
+      free(displs);
+      return sn_fail(SN_ERR_NOMEM, "cannot gather text");
+    }
+  }
+  int code = MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, d->comm);
+  if (code == MPI_SUCCESS && d->rank == 0) {
+    for (int r = 0; r < d->size; r++) {
+      displs[r] = total;
+      total += lens[r];
+    }
+    *all = malloc((size_t)total + 1);
+    if (*all) (*all)[total] = '\0';
+  }
+  if (code == MPI_SUCCESS)
+    code = MPI_Gatherv(mine, len, MPI_CHAR, d->rank == 0 ? *all : NULL, lens, displs, MPI_CHAR, 0, d->comm);
+  free(lens);
+  free(displs);
+  return code == MPI_SUCCESS ? SN_OK : sn_dist_mpi_fail(d, code, "MPI_Gatherv");
+}
+
+sn_status sn_dist_barrier(sn_dist *d) {
+  MPI_TRY(d, MPI_Barrier(d->comm));
+  return SN_OK;
+}
+
 static void reducer_sum(void *ctx, double *values, int count) {
   sn_dist *d = ctx;
   if (sn_dist_sum_doubles(d, values, (size_t)count) != SN_OK) sn_dist_abort(d, 1);

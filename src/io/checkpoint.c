@@ -14,6 +14,8 @@
 #include "io/h5util.h"
 
 #define CHECKPOINT_FORMAT "shardnet-checkpoint"
+/* 2: `config` is the resolved configuration, overrides applied (1: as written). */
+#define CHECKPOINT_VERSION 2
 
 static void dims_text(const int *dims, int n, char *buf, size_t cap) {
   buf[0] = '\0';
@@ -112,7 +114,7 @@ static sn_status write_meta(hid_t file, const sn_checkpoint_meta *meta) {
   struct tm tm;
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
   SN_TRY(sn_h5_write_string_attr(file, "format", CHECKPOINT_FORMAT));
-  SN_TRY(sn_h5_write_int_attr(file, "format_version", 1));
+  SN_TRY(sn_h5_write_int_attr(file, "format_version", CHECKPOINT_VERSION));
   SN_TRY(sn_h5_write_int_attr(file, "step", meta->step));
   SN_TRY(sn_h5_write_int_attr(file, "epoch", meta->epoch));
   SN_TRY(sn_h5_write_int_attr(file, "samples_seen", meta->samples_seen));
@@ -176,6 +178,11 @@ static sn_status read_long(hid_t file, const char *name, long *out) {
 
 static sn_status read_info(hid_t file, sn_checkpoint_info *info) {
   long v;
+  SN_TRY(read_long(file, "format_version", &v));
+  if (v < 1 || v > CHECKPOINT_VERSION)
+    return sn_fail(SN_ERR_FORMAT, "format_version %ld is not one this shardnet reads (1 to %d)", v,
+                   CHECKPOINT_VERSION);
+  info->format_version = (int)v;
   SN_TRY(read_long(file, "step", &info->step));
   SN_TRY(read_long(file, "samples_seen", &info->samples_seen));
   SN_TRY(read_long(file, "epoch", &v));

@@ -17,8 +17,12 @@ sn_status sn_checkpoint_open_model(const char *path, sn_config **cfg, sn_net **n
     snprintf(resolved, SN_PATH_CAP, "%s", path);
   sn_checkpoint_info info;
   SN_TRY(sn_checkpoint_read_info(resolved, &info));
-  sn_status st = sn_config_parse(info.config_text, resolved, (const char *const *)info.overrides,
-                                 info.n_overrides, cfg);
+  /* Overrides are set-this-key edits, not safe to apply twice (one may rename the
+   * layer it addresses), so only a version 1 file, saved as written, gets them. */
+  const int as_written = info.format_version < 2;
+  sn_status st = sn_config_parse(info.config_text, resolved,
+                                 as_written ? (const char *const *)info.overrides : NULL,
+                                 as_written ? info.n_overrides : 0, cfg);
   if (st != SN_OK) st = sn_fail_context(st, "the config saved in %s", resolved);
   if (st == SN_OK) st = sn_net_create(&(*cfg)->model, net);
   if (st == SN_OK) st = sn_checkpoint_load(resolved, *net, NULL);

@@ -222,10 +222,8 @@ static sn_status read_model(const sn_config_raw *raw, sn_model_spec *spec) {
   if (raw->n_layers == 0) return sn_args_fail(b.file, "layers", "is empty");
   SN_TRY(read_layers(raw, spec));
 
-  /* in sn_loss_kind order */
-  static const char *const losses[] = {"softmax_cross_entropy", "mse"};
   int loss;
-  SN_TRY(get_choice(b, "loss", losses, 2, -1, &loss));
+  SN_TRY(get_choice(b, "loss", sn_loss_names, 2, -1, &loss));
   spec->loss = (sn_loss_kind)loss;
   return check_unused(b);
 }
@@ -244,12 +242,11 @@ static sn_status read_data(const sn_config_raw *raw, int channels, sn_data_confi
 
 static sn_status read_train(const sn_config_raw *raw, sn_train_config *t) {
   block b = section(raw, SN_SEC_TRAIN);
-  static const char *const scalings[] = {"none", "linear"};
   SN_TRY(get_int(b, "epochs", 1, 1, 1000000, &t->epochs));
   SN_TRY(get_int(b, "batch_size", 32, 1, 1 << 24, &t->batch_size));
   SN_TRY(get_long(b, "max_steps", &t->max_steps));
   SN_TRY(get_int(b, "log_every", 50, 1, INT_MAX, &t->log_every));
-  SN_TRY(get_choice(b, "scale_lr", scalings, 2, 0, &t->scale_lr_linear));
+  SN_TRY(get_choice(b, "scale_lr", sn_scale_lr_names, 2, 0, &t->scale_lr_linear));
   /* The batch the base learning rate was tuned for, as in Goyal et al.'s linear rule. */
   SN_TRY(get_int(b, "base_batch_size", 256, 1, 1 << 24, &t->base_batch_size));
   SN_TRY(check_unused(b));
@@ -350,6 +347,9 @@ sn_status sn_config_parse(const char *text, const char *source, const char *cons
     if (st == SN_OK) st = read_config(&raw, cfg);
     sn_config_raw_free(&raw);
   }
+  /* Made once here, so that whoever saves the run (checkpoints) has it without
+   * reaching back for the overrides. */
+  if (st == SN_OK) st = sn_config_to_yaml(cfg, &cfg->resolved);
   if (st != SN_OK) {
     sn_config_free(cfg);
     return st;
@@ -399,5 +399,6 @@ void sn_config_free(sn_config *cfg) {
   sn_args_free(cfg->train.optimizer);
   sn_args_free(cfg->train.schedule);
   free(cfg->text);
+  free(cfg->resolved);
   free(cfg);
 }

@@ -18,6 +18,8 @@ const sn_section_def sn_sections[SN_SEC_COUNT] = {
     [SN_SEC_ACTIVATIONS] = {"activations", "activations", SN_SEC_ROOT, 0},
 };
 
+const char *const sn_scale_lr_names[2] = {"none", "linear"};
+
 static sn_status new_block(const char *source, int line, const char *what, sn_args **out) {
   SN_TRY(sn_args_new(source, line, out));
   return sn_args_set_what(*out, what);

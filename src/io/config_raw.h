@@ -29,6 +29,9 @@ typedef struct {
 
 extern const sn_section_def sn_sections[SN_SEC_COUNT];
 
+/* The values of train.scale_lr, in the order of sn_train_config.scale_lr_linear. */
+extern const char *const sn_scale_lr_names[2];
+
 typedef struct {
   /* Keys as the file wrote them, each with its line; a section's own line is that of
    * its key (1 for the top level, 0 when the file leaves the section out). In a

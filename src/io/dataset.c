@@ -17,7 +17,7 @@ static sn_status agree(sn_dist *d, sn_status st) { return d ? sn_dist_agree(d, s
 /* Reads rows [0, n) of dset (row_bytes each, in memory type mem) into buf: each
  * rank reads its contiguous slice collectively, then the slices are gathered so
  * every rank holds all rows. */
-static sn_status read_rows(sn_dist *d, hid_t dset, hid_t mem, size_t n, size_t row_elems,
+static sn_status read_rows(sn_dist *d, const char *path, hid_t dset, hid_t mem, size_t n, size_t row_elems,
                            size_t elem_bytes, void *buf) {
   int rank = d ? sn_dist_rank(d) : 0, size = d ? sn_dist_size(d) : 1;
   size_t lo = n * (size_t)rank / (size_t)size, hi = n * (size_t)(rank + 1) / (size_t)size;
@@ -43,7 +43,11 @@ static sn_status read_rows(sn_dist *d, hid_t dset, hid_t mem, size_t n, size_t r
   H5Pclose(dxpl);
   H5Sclose(mspace);
   H5Sclose(fspace);
-  sn_status st = agree(d, err < 0 ? sn_fail(SN_ERR_IO, "reading rows %zu..%zu failed", lo, hi) : SN_OK);
+  char name[64] = "";
+  H5Iget_name(dset, name, sizeof name);
+  sn_status st = agree(d, err < 0 ? sn_fail(SN_ERR_IO, "%s: cannot read %s rows %zu to %zu on rank %d (corrupt or unreadable data)",
+                                          path, name, lo, hi - 1, rank)
+                                  : SN_OK);
   if (st != SN_OK || !d || size == 1) return st;
 
   /* Gather in units of whole rows so counts stay small integers. */
@@ -140,12 +144,12 @@ sn_status sn_dataset_load(sn_dist *d, const char *path, sn_dataset **out) {
   if (st == SN_OK) st = agree(d, allocate(ds, is_labels));
   if (st == SN_OK) {
     size_t row = (size_t)ds->h * ds->w * ds->c;
-    st = ds->is_float ? read_rows(d, images, H5T_NATIVE_FLOAT, ds->n, row, sizeof(float), ds->f32)
-                      : read_rows(d, images, H5T_NATIVE_UINT8, ds->n, row, 1, ds->u8);
+    st = ds->is_float ? read_rows(d, path, images, H5T_NATIVE_FLOAT, ds->n, row, sizeof(float), ds->f32)
+                      : read_rows(d, path, images, H5T_NATIVE_UINT8, ds->n, row, 1, ds->u8);
   }
   if (st == SN_OK)
-    st = is_labels ? read_rows(d, answers, H5T_NATIVE_INT32, ds->n, 1, sizeof(int32_t), ds->labels)
-                   : read_rows(d, answers, H5T_NATIVE_FLOAT, ds->n, ds->target_size, sizeof(float),
+    st = is_labels ? read_rows(d, path, answers, H5T_NATIVE_INT32, ds->n, 1, sizeof(int32_t), ds->labels)
+                   : read_rows(d, path, answers, H5T_NATIVE_FLOAT, ds->n, ds->target_size, sizeof(float),
                                ds->targets);
   if (st == SN_OK)
     st = agree(d, sn_h5_read_strings_attr(file, "class_names", &ds->class_names, &ds->n_class_names));

@@ -8,6 +8,13 @@ static const float *input_of(const sn_net *net, const float *x, int producer) {
   return producer < 0 ? x : net->acts[producer];
 }
 
+/* Records layer i's time for the profile and hands it to the pass's observer. */
+static void note_time(sn_net *net, const sn_pass *pass, int i, int backward, double t0) {
+  double t1 = sn_now();
+  if (net->profile) (backward ? net->bwd_seconds : net->fwd_seconds)[i] = t1 - t0;
+  if (pass->on_layer) pass->on_layer(pass->layer_ctx, i, backward, t0, t1);
+}
+
 void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass) {
   SN_ASSERT(batch >= 1 && batch <= net->max_batch);
   for (int i = 0; i < net->n_layers; i++) {
@@ -21,9 +28,10 @@ void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass)
                 .first_sample = pass->first_sample,
                 .reducer = pass->reducer};
     for (int k = 0; k < l->n_inputs; k++) f.in[k] = input_of(net, x, l->inputs[k]);
-    double t0 = net->profile ? sn_now() : 0.0;
+    const int timed = net->profile || pass->on_layer;
+    double t0 = timed ? sn_now() : 0.0;
     l->ops->forward(l, &f);
-    if (net->profile) net->fwd_seconds[i] = sn_now() - t0;
+    if (timed) note_time(net, pass, i, 0, t0);
   }
 }
 
@@ -49,9 +57,10 @@ void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass
       b.in[k] = input_of(net, x, l->inputs[k]);
       b.din[k] = l->inputs[k] < 0 ? net->dinput : net->dacts[l->inputs[k]];
     }
-    double t0 = net->profile ? sn_now() : 0.0;
+    const int timed = net->profile || pass->on_layer;
+    double t0 = timed ? sn_now() : 0.0;
     l->ops->backward(l, &b);
-    if (net->profile) net->bwd_seconds[i] = sn_now() - t0;
+    if (timed) note_time(net, pass, i, 1, t0);
     if (pass->after_backward) pass->after_backward(pass->hook_ctx, i);
   }
 }

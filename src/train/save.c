@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "shardnet/checkpoint.h"
+#include "shardnet/timer.h"
 #include "train/save.h"
 
 #define LATEST "latest.h5"
@@ -56,6 +57,7 @@ static void prune(const char *dir, int keep) {
 sn_status sn_trainer_save(sn_trainer *t) {
   const sn_config *c = t->cfg;
   sn_status st = SN_OK;
+  const double t0 = sn_now();
   if (sn_dist_rank(t->dist) == 0) {
     char name[64], path[SN_PATH_CAP + 80];
     snprintf(name, sizeof name, "ckpt-%08ld.h5", t->at.step);
@@ -65,12 +67,14 @@ sn_status sn_trainer_save(sn_trainer *t) {
                                .samples_seen = t->at.position,
                                .seed = c->seed,
                                .world_size = sn_dist_size(t->dist),
-                               .config_text = c->text,
+                               .config_text = c->resolved,
                                .overrides = t->overrides,
                                .n_overrides = t->n_overrides};
     st = sn_checkpoint_write(path, t->net, t->opt, &meta);
     if (st == SN_OK) st = point_latest(c->checkpoint.dir, name);
     if (st == SN_OK) prune(c->checkpoint.dir, c->checkpoint.keep > 0 ? c->checkpoint.keep : 1);
   }
-  return sn_dist_agree(t->dist, st);
+  st = sn_dist_agree(t->dist, st);
+  sn_trace_add(t->trace, SN_TRACK_IO, "checkpoint", t0, sn_now());
+  return st;
 }

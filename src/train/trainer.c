@@ -11,6 +11,7 @@
 #include "shardnet/checkpoint.h"
 #include "shardnet/loss.h"
 #include "shardnet/memory.h"
+#include "shardnet/timer.h"
 #include "train/report.h"
 #include "train/save.h"
 
@@ -64,6 +65,12 @@ static sn_status allocate_buffers(sn_trainer *t) {
   return SN_OK;
 }
 
+static sn_status create_grad_sync(sn_trainer *t) {
+  const sn_train_config *tc = &t->cfg->train;
+  double mb = tc->bucket_mb > 0 ? tc->bucket_mb : 4.0;
+  return sn_grad_sync_create(t->dist, t->net, (size_t)(mb * 1048576.0), tc->overlap, &t->sync);
+}
+
 static sn_status setup(sn_trainer *t) {
   t->threads = sn_dist_default_threads(t->dist);
   omp_set_num_threads(t->threads);
@@ -73,6 +80,7 @@ static sn_status setup(sn_trainer *t) {
   SN_TRY(sn_dist_check_identical(t->dist, t->net->params, t->net->n_params, "initial parameters"));
   SN_TRY(load_data(t));
   SN_TRY(sn_dist_agree(t->dist, plan(t)));
+  SN_TRY(sn_dist_agree(t->dist, create_grad_sync(t)));
   return sn_dist_agree(t->dist, allocate_buffers(t));
 }
 
@@ -98,10 +106,32 @@ void sn_trainer_destroy(sn_trainer *t) {
   free(t->labels);
   free(t->perm);
   sn_optimizer_destroy(t->opt);
+  sn_grad_sync_destroy(t->sync);
+  sn_trace_destroy(t->trace);
   sn_dataset_free(t->train);
   sn_dataset_free(t->test);
   sn_net_destroy(t->net);
   free(t);
+}
+
+/* Layer timings into the trace: "forward conv1", "backward conv1". */
+static void trace_layer(void *ctx, int layer, int backward, double start, double end) {
+  sn_trainer *t = ctx;
+  char name[SN_NAME_CAP + 16];
+  snprintf(name, sizeof name, "%s %s", backward ? "backward" : "forward", t->net->layers[layer].name);
+  sn_trace_add(t->trace, SN_TRACK_COMPUTE, name, start, end);
+}
+
+static void trace_bucket(void *ctx, int bucket, size_t floats, double start, double end) {
+  char name[64];
+  snprintf(name, sizeof name, "allreduce bucket %d (%.2f MB)", bucket, (double)floats * 4.0 / 1048576.0);
+  sn_trace_add(ctx, SN_TRACK_COMM, name, start, end);
+}
+
+sn_status sn_trainer_trace(sn_trainer *t) {
+  SN_TRY(sn_trace_create(t->dist, &t->trace));
+  sn_grad_sync_observe(t->sync, trace_bucket, t->trace);
+  return SN_OK;
 }
 
 /* This rank's slice [lo, hi) of the global batch starting at position. */
@@ -122,13 +152,19 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   long lo, hi;
   my_slice(t, t->at.position, &lo, &hi);
   const int n = (int)(hi - lo);
+  const double t_start = sn_now();
   sn_dataset_batch(t->train, &t->cfg->data, t->perm + lo, n, t->x, t->labels, t->targets);
+  sn_trace_add(t->trace, SN_TRACK_IO, "data", t_start, sn_now());
 
   sn_pass pass = {.training = 1,
                   .seed = t->cfg->seed,
                   .epoch = (uint32_t)t->at.epoch,
                   .first_sample = (uint64_t)lo,
-                  .reducer = sn_dist_reducer(t->dist)};
+                  .reducer = sn_dist_reducer(t->dist),
+                  .after_backward = sn_grad_sync_layer_done,
+                  .hook_ctx = t->sync,
+                  .on_layer = t->trace ? trace_layer : NULL,
+                  .layer_ctx = t};
   sn_net_zero_grad(net);
   sn_net_forward(net, t->x, n, &pass);
   const int dim = (int)sn_shape_size(sn_net_output_shape(net));
@@ -140,7 +176,8 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   /* A stop request rides on the loss reduction, so all ranks see it at the same step. */
   sums[2] = t->stop_request && *t->stop_request ? 1.0 : 0.0;
   sn_net_backward(net, t->x, n, &pass);
-  SN_TRY(sn_dist_sum_floats(t->dist, net->grads, net->n_params));
+  SN_TRY(sn_grad_sync_finish(t->sync));
+  t->wait_seconds += sn_grad_sync_waited(t->sync);
   SN_TRY(sn_dist_sum_doubles(t->dist, sums, 3));
   if (sums[2] > 0.0) t->stopped = 1;
   *loss = sums[0] / batch;
@@ -152,6 +189,8 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
                    isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1));
   double lr = sn_schedule_lr(&t->schedule, t->at.step);
   sn_optimizer_step(t->opt, net->params, net->grads, (float)lr);
+  t->step_seconds += sn_now() - t_start;
+  t->timed_steps++;
   t->at.step++;
   t->at.position += batch;
   if (t->at.position + batch > (long)t->train->n) {

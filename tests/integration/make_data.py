@@ -7,6 +7,8 @@ Creates in DIR:
                                  quadrant plus noise (learnable in a few steps)
   regress-train.h5               8x8x1 images with /targets (the image itself)
   no-images.h5, empty.h5, bad-labels.h5, wrong-shape.h5, not-hdf5.h5, checkpoint-like.h5
+  late-corrupt.h5                blobs-train.h5 gzip-compressed with a damaged chunk in
+                                 its second half: only the rank reading that half fails
 """
 import os
 import sys
@@ -39,6 +41,17 @@ def blobs(n, seed):
     return images, labels
 
 
+def corrupt_late_chunk(path, images, labels):
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "shardnet-dataset"
+        f.create_dataset("images", data=images, chunks=(16, 8, 8, 1), compression="gzip")
+        f.create_dataset("labels", data=np.asarray(labels, dtype=np.int32))
+        chunk = f["images"].id.get_chunk_info_by_coord((len(images) - 32, 0, 0, 0))
+    with open(path, "r+b") as f:
+        f.seek(chunk.byte_offset + 10)
+        f.write(b"\xff" * 20)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -55,6 +68,7 @@ def main():
     write(f"{out}/bad-labels.h5", images, bad)
     write(f"{out}/wrong-shape.h5", np.zeros((16, 9, 8, 1), np.uint8), np.zeros((16,), np.int32))
     write(f"{out}/checkpoint-like.h5", images, labels, fmt="shardnet-checkpoint")
+    corrupt_late_chunk(f"{out}/late-corrupt.h5", images, labels)
     with open(f"{out}/not-hdf5.h5", "w") as f:
         f.write("this is a text file, not HDF5\n")
 
