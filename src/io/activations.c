@@ -210,7 +210,7 @@ static sn_status add_image(hid_t loc, hid_t images, const sn_layer *l) {
     memset(pixels, GAP_PIXEL, width * height);
     tile_maps(maps, c, h, w, cols, pixels, width);
     if (H5IMmake_image_8bit(images, l->name, width, height, pixels) < 0 ||
-        0)
+        H5IMlink_palette(images, l->name, PALETTE) < 0)
       st = sn_fail(SN_ERR_IO, "cannot write the image of layer '%s'", l->name);
   }
   free(maps);

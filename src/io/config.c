@@ -249,6 +249,12 @@ static sn_status read_train(const sn_config_raw *raw, sn_train_config *t) {
   SN_TRY(get_choice(b, "scale_lr", sn_scale_lr_names, 2, 0, &t->scale_lr_linear));
   /* The batch the base learning rate was tuned for, as in Goyal et al.'s linear rule. */
   SN_TRY(get_int(b, "base_batch_size", 256, 1, 1 << 24, &t->base_batch_size));
+  sn_args *a;
+  /* A few MB per bucket: large enough for bandwidth, small enough to start early. */
+  SN_TRY(pick(b, "bucket_mb", &a));
+  SN_TRY(sn_args_float(a, "bucket_mb", 4.0, 1e-3, 1e6, &t->bucket_mb));
+  SN_TRY(pick(b, "overlap", &a));
+  SN_TRY(sn_args_bool(a, "overlap", 1, &t->overlap));
   SN_TRY(check_unused(b));
   SN_TRY(merge(section(raw, SN_SEC_OPTIMIZER), NULL, &t->optimizer));
   return merge(section(raw, SN_SEC_SCHEDULE), NULL, &t->schedule);

@@ -198,6 +198,10 @@ static void train(writer *w, const sn_train_config *t) {
   pair_long(w, "log_every", t->log_every);
   pair(w, "scale_lr", sn_scale_lr_names[t->scale_lr_linear]);
   pair_long(w, "base_batch_size", t->base_batch_size);
+  char text[32];
+  format_double(t->bucket_mb, text, sizeof text);
+  pair(w, "bucket_mb", text);
+  pair(w, "overlap", t->overlap ? "true" : "false");
   handed_over(w, "optimizer", t->optimizer);
   handed_over(w, "schedule", t->schedule);
   map_end(w);

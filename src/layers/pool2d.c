@@ -1,11 +1,14 @@
 /* Max, average and min 2-D pooling (maxpool2d, avgpool2d, minpool2d). */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "layers/im2col.h"
 #include "layers/layer_types.h"
 
-/* The three kinds share one window geometry and one window loop; they differ only in
- * how the cells of a window are combined. */
+/* The three kinds share one window geometry and one window function; they differ only
+ * in how the cells of a window are combined. Windows that tile the input (stride ==
+ * window, no padding: most CNNs' 2x2/2) take a vectorised path through the same
+ * window function, so both paths give the same bits. */
 
 typedef enum { POOL_MAX, POOL_AVG, POOL_MIN } pool_kind;
 
@@ -25,14 +28,16 @@ typedef struct {
   int in_h, in_w, out_h, out_w;
   int pad_top, pad_left;
   pool_path path;
-  float none;
 } pool_cfg;
 
 /* Below this many window cells per call the OpenMP team costs more than it saves. */
 #define POOL_PARALLEL_MIN 32768
 
-/* The general path keeps argmax/argmin positions as floats in aux, exact up to 2^24. */
-#define POOL_MAX_PLANE (1 << 24)
+/* Max and min keep each window's winner in aux as an int32 position in its plane;
+ * int32 is as wide as the float data, so the tiled loop vectorises with it (a byte
+ * would make the vector 16 outputs wide, more than most pooled rows). */
+#define POOL_MAX_PLANE INT32_MAX
+_Static_assert(sizeof(int32_t) == sizeof(float), "winners are stored in float aux slots");
 
 static sn_status pool_parse(sn_layer *l, sn_args *args, pool_kind kind) {
   pool_cfg *c = calloc(1, sizeof *c);
@@ -96,11 +101,10 @@ static sn_status pool_infer(sn_layer *l) {
     return sn_layer_fail(l, "the %dx%d window does not fit the %dx%d input (with padding %dx%d)",
                          c->size[0], c->size[1], c->in_h, c->in_w, c->pad[0], c->pad[1]);
   if ((size_t)c->in_h * (size_t)c->in_w > POOL_MAX_PLANE)
-    return sn_layer_fail(l, "an input plane of %dx%d is larger than pooling supports (2^24 pixels)",
+    return sn_layer_fail(l, "an input plane of %dx%d is larger than pooling supports (2^31 - 1 pixels)",
                          c->in_h, c->in_w);
   l->out_shape = sn_shape_chw(in.d[0], c->out_h, c->out_w);
   c->path = pool_choose_path(c);
-  c->none = -0.0f;
   return SN_OK;
 }
 
@@ -114,17 +118,16 @@ static inline void window(const pool_cfg *c, int oh, int ow, int *h0, int *h1, i
   *w1 = w + c->size[1] < c->in_w ? w + c->size[1] : c->in_w;
 }
 
-/* The kernels below take the kind (and, for 2x2 tiles, the window) as an argument of
- * an always-inlined function called with a constant, so each instance compiles to
- * straight-line, vectorisable code with no test of the kind left in its loops. */
+/* The kernels take the kind (and the 2x2 window) as arguments of always-inlined
+ * functions called with constants, so each instance compiles to its own loops with no
+ * test of the kind left in them. */
 #define POOL_INLINE static inline __attribute__((always_inline))
 
-/* Pools the kh x kw window whose first cell is x (rows ld apart). Returns its value
- * (the sum, for avg) and sets *arg to the winner's number in scan order (row by row)
- * for max and min. Every kind starts from the first cell, and only a strictly
- * greater (smaller) value takes over, so the first extreme in scan order wins ties;
- * both paths pool through this function, so they round and break ties alike. */
-POOL_INLINE float pool_window(pool_kind kind, const float *x, int ld, int kh, int kw, int *arg) {
+/* Pools the kh x kw window whose first cell is x (rows ld apart): returns its max,
+ * mean or min and, for max and min, sets *at to the winner's offset from x. Every
+ * kind starts from the first cell; only a strictly greater (smaller) value takes
+ * over, so the first extreme in scan order (row by row) wins ties. */
+POOL_INLINE float pool_window(pool_kind kind, const float *x, int ld, int kh, int kw, int *at) {
   float acc = x[0];
   int best = 0;
   for (int i = 0; i < kh; i++)
@@ -134,139 +137,108 @@ POOL_INLINE float pool_window(pool_kind kind, const float *x, int ld, int kh, in
         acc += v;
         continue;
       }
-      /* Selects rather than branches, so the 2x2 loop vectorises. */
+      /* Selects rather than branches: random data would mispredict half of them. */
       const int wins = kind == POOL_MAX ? v > acc : v < acc;
       acc = wins ? v : acc;
-      best = wins ? i * kw + j : best;
+      best = wins ? i * ld + j : best;
     }
-  *arg = best;
+  *at = best;
   return kind == POOL_AVG ? acc / (float)(kh * kw) : acc;
 }
 
-/* Adds the output gradient g of one kh x kw window into dx (rows ld apart): an equal
- * share to every cell for avg; for max and min, all of it to the cell numbered arg.
- * The others get -0.0f, the one addend that leaves every value (even -0.0f) as it
- * is, which lets the loop write each cell unconditionally and vectorise. */
-POOL_INLINE void pool_window_backward(pool_kind kind, float *dx, int ld, int kh, int kw, int arg,
-                                      float g, float none) {
-  const float share = kind == POOL_AVG ? g / (float)(kh * kw) : g;
+/* Average backward of one window: adds an equal share of its output gradient g to
+ * each of the kh x kw cells at dx (rows ld apart). */
+static inline void pool_spread(float *dx, int ld, int kh, int kw, float g) {
+  const float share = g / (float)(kh * kw);
   for (int i = 0; i < kh; i++)
-    for (int j = 0; j < kw; j++)
-      dx[i * ld + j] += kind == POOL_AVG || i * kw + j == arg ? share : none;
+    for (int j = 0; j < kw; j++) dx[i * ld + j] += share;
 }
 
-/* General path, one (in_h, in_w) plane x -> one (out_h, out_w) plane y; arg receives
- * the winning cell of each window as a plane position (max/min only). */
+/* General forward of one (in_h, in_w) plane x into one (out_h, out_w) plane y, with
+ * each window's winner in win (max/min only). */
 POOL_INLINE void general_forward(const pool_cfg *c, pool_kind kind, const float *x, float *y,
-                                 float *arg) {
+                                 int32_t *win) {
   for (int oh = 0; oh < c->out_h; oh++)
     for (int ow = 0; ow < c->out_w; ow++) {
-      int h0, h1, w0, w1, a;
+      int h0, h1, w0, w1, at;
       window(c, oh, ow, &h0, &h1, &w0, &w1);
-      const int o = oh * c->out_w + ow, cols = w1 - w0;
-      y[o] = pool_window(kind, x + h0 * c->in_w + w0, c->in_w, h1 - h0, cols, &a);
-      if (kind != POOL_AVG) arg[o] = (float)((h0 + a / cols) * c->in_w + w0 + a % cols);
+      const int o = oh * c->out_w + ow, first = h0 * c->in_w + w0;
+      y[o] = pool_window(kind, x + first, c->in_w, h1 - h0, w1 - w0, &at);
+      if (kind != POOL_AVG) win[o] = first + at;
     }
 }
 
-/* Adds one plane's output gradient into its input gradient. Windows may overlap, so
- * every output adds to (never sets) the cells it read. */
-POOL_INLINE void general_backward(const pool_cfg *c, pool_kind kind, const float *dy,
-                                  const float *arg, float *dx) {
-  for (int oh = 0; oh < c->out_h; oh++)
-    for (int ow = 0; ow < c->out_w; ow++) {
-      const int o = oh * c->out_w + ow;
-      if (kind != POOL_AVG) {
-        dx[(int)arg[o]] += dy[o];
-        continue;
-      }
-      int h0, h1, w0, w1;
-      window(c, oh, ow, &h0, &h1, &w0, &w1);
-      pool_window_backward(kind, dx + h0 * c->in_w + w0, c->in_w, h1 - h0, w1 - w0, 0, dy[o], 0);
-    }
-}
-
-/* Tiled path (stride == window, no padding, every window inside the input): output
- * (oh, ow) pools the kh x kw block at (oh * kh, ow * kw), with no clipping, so the loop
- * over ow vectorises. Rows and columns past the last whole window are never read, as
- * in the general path. Nothing is kept for backward: the winners are recomputed
- * there, which costs less than storing them, whose mixed widths would keep the loop
- * scalar at the widths CNNs pool (6 to 16 outputs a row). */
+/* Tiled forward: output (oh, ow) pools the whole kh x kw block at (oh * kh, ow * kw),
+ * so nothing is clipped and the loop over ow vectorises. Rows and columns past the
+ * last whole window are never read, as in the general path. */
 POOL_INLINE void tiled_forward(const pool_cfg *c, pool_kind kind, int kh, int kw,
-                               const float *restrict x, float *restrict y) {
+                               const float *restrict x, float *restrict y,
+                               int32_t *restrict win) {
   for (int oh = 0; oh < c->out_h; oh++) {
-    const float *xr = x + (size_t)oh * kh * c->in_w;
-    float *yr = y + (size_t)oh * c->out_w;
+    const int first = oh * kh * c->in_w, o = oh * c->out_w;
     for (int ow = 0; ow < c->out_w; ow++) {
-      int a;
-      yr[ow] = pool_window(kind, xr + ow * kw, c->in_w, kh, kw, &a);
+      int at;
+      y[o + ow] = pool_window(kind, x + first + ow * kw, c->in_w, kh, kw, &at);
+      if (kind != POOL_AVG) win[o + ow] = first + ow * kw + at;
     }
   }
 }
 
-/* Finds each window's winner again with the forward's own pool_window on the same
- * input, so it is the same cell. Windows do not overlap, so each input cell is
- * written once; still an addition, as backward adds into din. */
-POOL_INLINE void tiled_backward(const pool_cfg *c, pool_kind kind, int kh, int kw,
-                                const float *restrict x, const float *restrict dy,
-                                float *restrict dx) {
-  for (int oh = 0; oh < c->out_h; oh++) {
-    const float *xr = x + (size_t)oh * kh * c->in_w;
-    float *dxr = dx + (size_t)oh * kh * c->in_w;
-    const float *dyr = dy + (size_t)oh * c->out_w;
-    for (int ow = 0; ow < c->out_w; ow++) {
-      int a = 0;
-      if (kind != POOL_AVG) pool_window(kind, xr + ow * kw, c->in_w, kh, kw, &a);
-      pool_window_backward(kind, dxr + ow * kw, c->in_w, kh, kw, a, dyr[ow], c->none);
-    }
+/* Forward of one plane for the layer's path, the kind a constant: one instance a kind. */
+#define POOL_PLANE_FORWARD(name, KIND)                                                  \
+  static void name(const pool_cfg *c, const float *x, float *y, int32_t *win) {         \
+    if (c->path == POOL_TILED_2X2)                                                      \
+      tiled_forward(c, KIND, 2, 2, x, y, win);                                          \
+    else if (c->path == POOL_TILED)                                                     \
+      tiled_forward(c, KIND, c->size[0], c->size[1], x, y, win);                        \
+    else                                                                                \
+      general_forward(c, KIND, x, y, win);                                              \
+  }
+POOL_PLANE_FORWARD(max_plane_forward, POOL_MAX)
+POOL_PLANE_FORWARD(avg_plane_forward, POOL_AVG)
+POOL_PLANE_FORWARD(min_plane_forward, POOL_MIN)
+
+typedef void (*pool_plane_fwd)(const pool_cfg *c, const float *x, float *y, int32_t *win);
+static const pool_plane_fwd pool_plane_forward[] = {
+    [POOL_MAX] = max_plane_forward, [POOL_AVG] = avg_plane_forward, [POOL_MIN] = min_plane_forward};
+
+/* Average backward of one tiled plane: windows neither overlap nor clip, so each input
+ * cell receives one share; still added, as backward adds into din. */
+POOL_INLINE void tiled_spread(const pool_cfg *c, int kh, int kw, const float *restrict dy,
+                              float *restrict dx) {
+  for (int oh = 0; oh < c->out_h; oh++)
+    for (int ow = 0; ow < c->out_w; ow++)
+      pool_spread(dx + (oh * kh * c->in_w + ow * kw), c->in_w, kh, kw, dy[oh * c->out_w + ow]);
+}
+
+/* Adds one plane's output gradient dy into its input gradient dx. Max and min send
+ * each output's gradient to the winner forward recorded (on either path); windows may
+ * overlap, so every output adds to (never sets) the cells it read. */
+static void pool_plane_backward(const pool_cfg *c, const float *dy, const int32_t *win,
+                                float *dx) {
+  if (c->kind != POOL_AVG) {
+    for (int o = 0; o < c->out_h * c->out_w; o++) dx[win[o]] += dy[o];
+  } else if (c->path == POOL_TILED_2X2) {
+    tiled_spread(c, 2, 2, dy, dx);
+  } else if (c->path == POOL_TILED) {
+    tiled_spread(c, c->size[0], c->size[1], dy, dx);
+  } else {
+    for (int oh = 0; oh < c->out_h; oh++)
+      for (int ow = 0; ow < c->out_w; ow++) {
+        int h0, h1, w0, w1;
+        window(c, oh, ow, &h0, &h1, &w0, &w1);
+        pool_spread(dx + h0 * c->in_w + w0, c->in_w, h1 - h0, w1 - w0, dy[oh * c->out_w + ow]);
+      }
   }
 }
 
-/* One plane of forward (backward): x the input plane, arg the general path's winners. */
-typedef void (*pool_plane_fwd)(const pool_cfg *c, const float *x, float *y, float *arg);
-typedef void (*pool_plane_bwd)(const pool_cfg *c, const float *x, const float *dy,
-                               const float *arg, float *dx);
-
-/* The per-plane kernels of one kind: the path is chosen once per plane, outside the
- * loops; the 2x2 tile gets its own instance with the window size as a constant. */
-#define POOL_KIND_KERNELS(name, KIND)                                                     \
-  static void name##_plane_forward(const pool_cfg *c, const float *x, float *y,           \
-                                   float *arg) {                                          \
-    if (c->path == POOL_GENERAL)                                                          \
-      general_forward(c, KIND, x, y, arg);                                                \
-    else if (c->path == POOL_TILED_2X2)                                                   \
-      tiled_forward(c, KIND, 2, 2, x, y);                                                 \
-    else                                                                                  \
-      tiled_forward(c, KIND, c->size[0], c->size[1], x, y);                               \
-  }                                                                                       \
-  static void name##_plane_backward(const pool_cfg *c, const float *x, const float *dy,   \
-                                    const float *arg, float *dx) {                        \
-    if (c->path == POOL_GENERAL)                                                          \
-      general_backward(c, KIND, dy, arg, dx);                                             \
-    else if (c->path == POOL_TILED_2X2)                                                   \
-      tiled_backward(c, KIND, 2, 2, x, dy, dx);                                           \
-    else                                                                                  \
-      tiled_backward(c, KIND, c->size[0], c->size[1], x, dy, dx);                         \
-  }
-
-POOL_KIND_KERNELS(max, POOL_MAX)
-POOL_KIND_KERNELS(avg, POOL_AVG)
-POOL_KIND_KERNELS(min, POOL_MIN)
-
-static const struct {
-  pool_plane_fwd forward;
-  pool_plane_bwd backward;
-} pool_kernels[] = {[POOL_MAX] = {max_plane_forward, max_plane_backward},
-                    [POOL_AVG] = {avg_plane_forward, avg_plane_backward},
-                    [POOL_MIN] = {min_plane_forward, min_plane_backward}};
-
-/* Floats of aux per plane: the general path's max/min winners; nothing otherwise. */
-static size_t arg_plane(const pool_cfg *c) {
-  return c->kind == POOL_AVG || c->path != POOL_GENERAL ? 0 : (size_t)c->out_h * c->out_w;
+/* Winner slots per plane in aux: one an output for max and min, none for avg. */
+static size_t win_plane(const pool_cfg *c) {
+  return c->kind == POOL_AVG ? 0 : (size_t)c->out_h * c->out_w;
 }
 
 static size_t pool_aux(const sn_layer *l, int batch) {
-  return (size_t)batch * (size_t)l->in_shape[0].d[0] * arg_plane(l->impl);
+  return (size_t)batch * (size_t)l->in_shape[0].d[0] * win_plane(l->impl);
 }
 
 static int worth_threads(const pool_cfg *c, size_t planes) {
@@ -276,27 +248,28 @@ static int worth_threads(const pool_cfg *c, size_t planes) {
 
 static void pool_forward(sn_layer *l, const sn_fwd *f) {
   const pool_cfg *c = l->impl;
-  const pool_plane_fwd kernel = pool_kernels[c->kind].forward;
+  const pool_plane_fwd plane = pool_plane_forward[c->kind];
   const size_t planes = (size_t)f->batch * (size_t)l->in_shape[0].d[0];
   const size_t in_plane = (size_t)c->in_h * c->in_w, out_plane = (size_t)c->out_h * c->out_w;
-  const size_t ap = arg_plane(c);
+  const size_t wp = win_plane(c);
+  int32_t *win = (int32_t *)f->aux;
   /* Planes are independent, so each thread writes only its own outputs. */
 #pragma omp parallel for schedule(static) if (worth_threads(c, planes))
   for (size_t p = 0; p < planes; p++)
-    kernel(c, f->in[0] + p * in_plane, f->out + p * out_plane, ap ? f->aux + p * ap : NULL);
+    plane(c, f->in[0] + p * in_plane, f->out + p * out_plane, wp ? win + p * wp : NULL);
 }
 
 static void pool_backward(sn_layer *l, const sn_bwd *b) {
   const pool_cfg *c = l->impl;
   if (!b->din[0]) return;
-  const pool_plane_bwd kernel = pool_kernels[c->kind].backward;
   const size_t planes = (size_t)b->batch * (size_t)l->in_shape[0].d[0];
   const size_t in_plane = (size_t)c->in_h * c->in_w, out_plane = (size_t)c->out_h * c->out_w;
-  const size_t ap = arg_plane(c);
+  const size_t wp = win_plane(c);
+  const int32_t *win = (const int32_t *)b->aux;
 #pragma omp parallel for schedule(static) if (worth_threads(c, planes))
   for (size_t p = 0; p < planes; p++)
-    kernel(c, b->in[0] + p * in_plane, b->dout + p * out_plane, ap ? b->aux + p * ap : NULL,
-           b->din[0] + p * in_plane);
+    pool_plane_backward(c, b->dout + p * out_plane, wp ? win + p * wp : NULL,
+                        b->din[0] + p * in_plane);
 }
 
 static double pool_flops(const sn_layer *l) {

@@ -19,6 +19,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/shardnet-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 FAILURES=0
 CHECKS=0
+# What starts the ranks: test_multihost*.sh replace it with mpirun inside a network
+# namespace, with a hostfile and TCP-only options (netns_hosts.sh).
+SN_MPIRUN=(mpirun)
 
 fail() {
   echo "FAIL: $*" >&2
@@ -39,7 +42,7 @@ run_ranks() {
   ERR=$WORK/err.$RANDOM
   local codes=$WORK/codes.$RANDOM
   : >"$codes"
-  timeout 120 mpirun -np "$n" --oversubscribe bash -c \
+  timeout 120 "${SN_MPIRUN[@]}" -np "$n" --oversubscribe bash -c \
     '"$0" "$@"; code=$?; echo "$OMPI_COMM_WORLD_RANK:$code" >>'"$codes"'; exit $code' \
     "$SHARDNET" "$@" >"$OUT" 2>"$ERR"
   STATUS=$?

@@ -191,6 +191,8 @@ static void test_defaults_explicit(void) {
       "  log_every: 50\n"
       "  scale_lr: none\n"
       "  base_batch_size: 256\n"
+      "  bucket_mb: 4\n"
+      "  overlap: true\n"
       "  optimizer: {}\n"
       "  schedule: {}\n"
       "checkpoint:\n"

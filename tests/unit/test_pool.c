@@ -1,5 +1,7 @@
 /* Tests of max, average, min and global average pooling. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sn_test_layers.h"
@@ -104,6 +106,130 @@ static void test_overlapping_backward_accumulates(void) {
   sn_net_destroy(net);
 }
 
+/* One pooling layer as the naive reference sees it. */
+typedef struct {
+  const char *args;  /* the layer's keys */
+  int c, h, w;       /* input (channels, height, width) */
+  int kh, kw, sh, sw;
+  int pad;           /* explicit padding per side; -1 for `same` */
+} pool_case;
+
+/* TensorFlow's leading `same` padding: half the total, rounded down. */
+static int same_before(int in, int k, int s) {
+  const int out = (in + s - 1) / s, total = (out - 1) * s + k - in;
+  return total > 0 ? total / 2 : 0;
+}
+
+/* Naive pooling of n planes from the definition, independent of the layer's paths:
+ * each window clipped to the input, cells in scan order (row by row); max and min
+ * start at the first cell and only a strictly greater (smaller) cell takes over, so
+ * the first extreme wins ties; avg adds the rest to the first cell and divides by the
+ * count. y gets the outputs; din += the gradient of dout, output by output. */
+static void ref_pool(char kind, const pool_case *pc, int n, int oh, int ow, const float *x,
+                     const float *dout, float *y, float *din) {
+  const int pt = pc->pad >= 0 ? pc->pad : same_before(pc->h, pc->kh, pc->sh);
+  const int pl = pc->pad >= 0 ? pc->pad : same_before(pc->w, pc->kw, pc->sw);
+  for (int p = 0; p < n; p++)
+    for (int i = 0; i < oh; i++)
+      for (int j = 0; j < ow; j++) {
+        const float *xp = x + (size_t)p * pc->h * pc->w;
+        float *dp = din + (size_t)p * pc->h * pc->w;
+        const size_t o = ((size_t)p * oh + i) * ow + j;
+        int cells[16] = {0}, count = 0; /* the cases pool at most 3x3 */
+        for (int r = i * pc->sh - pt; r < i * pc->sh - pt + pc->kh; r++)
+          for (int q = j * pc->sw - pl; q < j * pc->sw - pl + pc->kw; q++)
+            if (r >= 0 && r < pc->h && q >= 0 && q < pc->w) cells[count++] = r * pc->w + q;
+        float acc = xp[cells[0]];
+        int best = cells[0];
+        for (int k = 1; k < count; k++) {
+          const float v = xp[cells[k]];
+          if (kind == 'a') acc += v;
+          else if (kind == 'x' ? v > acc : v < acc) acc = v, best = cells[k];
+        }
+        y[o] = kind == 'a' ? acc / (float)count : acc;
+        if (kind != 'a') dp[best] += dout[o];
+        else
+          for (int k = 0; k < count; k++) dp[cells[k]] += dout[o] / (float)count;
+      }
+}
+
+/* Whether a and b hold the same bits (so -0.0f and 0.0f differ); reports the first miss. */
+static int same_bits(const float *a, const float *b, size_t n, const char *what,
+                     const char *layers) {
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(&a[i], &b[i], sizeof *a)) {
+      fprintf(stderr, "\n  %s of '%s': element %zu is %.9g, expected %.9g\n", what, layers, i,
+              a[i], b[i]);
+      return 0;
+    }
+  return 1;
+}
+
+/* Every window geometry and every kind, tiled (stride == window, no padding: the fast
+ * path) or not, must give the reference's bits: values, the winner of every tie
+ * (between -0.0f and 0.0f too) and the input gradient. Each net pools the same input
+ * twice (kinds a and b) and adds the results, so the input gradient receives both
+ * layers' shares: backward must add into din, not set it. */
+static void test_paths_match_reference(void) {
+  const pool_case cases[] = {
+      /* tiled: the last partial window row and column are dropped */
+      {"size=2", 3, 7, 7, 2, 2, 2, 2, 0},
+      {"size=2", 2, 8, 6, 2, 2, 2, 2, 0},
+      {"size=2 stride=2 padding=same", 2, 6, 8, 2, 2, 2, 2, -1},
+      {"size=3", 2, 8, 10, 3, 3, 3, 3, 0},
+      {"size=2,3", 3, 7, 8, 2, 3, 2, 3, 0},
+      {"size=1", 2, 3, 4, 1, 1, 1, 1, 0},
+      {"size=2", 8, 33, 33, 2, 2, 2, 2, 0}, /* enough work for the OpenMP team */
+      /* general: overlap, padding, or a clipped last window */
+      {"size=2 padding=same", 2, 7, 7, 2, 2, 2, 2, -1},
+      {"size=2 stride=1", 2, 5, 6, 2, 2, 1, 1, 0},
+      {"size=3 stride=2 padding=1", 2, 7, 6, 3, 3, 2, 2, 1},
+      {"size=3 stride=1 padding=same", 3, 6, 5, 3, 3, 1, 1, -1},
+      {"size=2 stride=3", 2, 8, 8, 2, 2, 3, 3, 0},
+      {"size=3 stride=3 padding=1", 2, 7, 7, 3, 3, 3, 3, 1},
+  };
+  const char *types[] = {"maxpool2d", "avgpool2d", "minpool2d"}, kinds[] = {'x', 'a', 'n'};
+  const int batch = 4;
+  for (size_t t = 0; t < sizeof cases / sizeof *cases; t++)
+    for (int k = 0; k < 3; k++) {
+      const pool_case *pc = &cases[t];
+      const int k2 = (k + 1) % 3;
+      char layers[256];
+      snprintf(layers, sizeof layers, "%s %s name=a; %s %s name=b inputs=input; add inputs=a,b",
+               types[k], pc->args, types[k2], pc->args);
+      sn_net *net = sn_test_net(sn_shape_chw(pc->c, pc->h, pc->w), layers, batch);
+      if (!net) continue;
+      const sn_shape out = sn_net_output_shape(net);
+      const int n = batch * pc->c, oh = out.d[1], ow = out.d[2];
+      const size_t nin = (size_t)n * pc->h * pc->w, nout = (size_t)n * oh * ow;
+      float *x = malloc(nin * sizeof *x), *dout = malloc(nout * sizeof *dout);
+      float *ya = malloc(nout * sizeof *ya), *yb = malloc(nout * sizeof *yb);
+      float *din = calloc(nin, sizeof *din);
+      /* Two cells in three are small integers, which tie often (every other zero is
+       * negative); the rest keep their fractions, so sums round and their order shows. */
+      sn_test_fill(x, nin, 11 + (unsigned)t, -3, 3);
+      for (size_t i = 0; i < nin; i++) {
+        if (i % 3 == 2) continue;
+        x[i] = floorf(x[i]);
+        if (x[i] == 0 && i % 2) x[i] = -0.0f;
+      }
+      sn_test_fill(dout, nout, 23 + (unsigned)t, -1, 1);
+      sn_test_pass(net, x, batch, NULL, dout);
+      /* The net runs backward from the last layer: b's gradient arrives first. */
+      ref_pool(kinds[k2], pc, n, oh, ow, x, dout, yb, din);
+      ref_pool(kinds[k], pc, n, oh, ow, x, dout, ya, din);
+      CU_ASSERT(same_bits(sn_net_layer_output(net, 0), ya, nout, "first output", layers));
+      CU_ASSERT(same_bits(sn_net_layer_output(net, 1), yb, nout, "second output", layers));
+      CU_ASSERT(same_bits(net->dinput, din, nin, "input gradient", layers));
+      free(x);
+      free(dout);
+      free(ya);
+      free(yb);
+      free(din);
+      sn_net_destroy(net);
+    }
+}
+
 static void test_global_avgpool(void) {
   /* (2, 2, 2) -> (2): the mean of each channel; backward spreads dout evenly */
   sn_net *net = sn_test_net(sn_shape_chw(2, 2, 2), "global_avgpool2d", 2);
@@ -168,11 +294,14 @@ static void test_gradients(void) {
     double eps;
   } cases[] = {
       {"maxpool2d size=2", 1e-4},
+      {"minpool2d size=2", 1e-4},
+      {"maxpool2d size=3,2", 1e-4},
       {"maxpool2d size=3 stride=1 padding=same", 1e-4},
       {"maxpool2d size=3 stride=2 padding=1", 1e-4},
       {"minpool2d size=3 stride=2 padding=same", 1e-4},
       {"minpool2d size=2,3 stride=1,2", 1e-4},
       {"avgpool2d size=2", 1e-2},
+      {"avgpool2d size=2,3", 1e-2},
       {"avgpool2d size=3 stride=1 padding=same", 1e-2},
       {"avgpool2d size=3 stride=2 padding=1", 1e-2},
       {"global_avgpool2d", 1e-2},
@@ -196,6 +325,7 @@ int main(void) {
       {"padded cells never win a max or min", test_padding_never_wins},
       {"same padding puts the odd pixel at the end (TensorFlow)", test_same_pads_at_the_end},
       {"overlapping windows accumulate in backward", test_overlapping_backward_accumulates},
+      {"tiled and general pooling give the naive reference's bits", test_paths_match_reference},
       {"global average pooling values and backward", test_global_avgpool},
       {"shape and key errors name the problem", test_shape_errors},
       {"flops and receptive field", test_flops_and_receptive_field},

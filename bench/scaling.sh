@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Data-parallel scaling of the real trainer on the Fashion-MNIST convnet, all figures
+# from one run: weak scaling from 1 to 2 ranks (1 thread each, 32 samples per rank),
+# 2 ranks x 1 thread against 1 rank x 2 threads (global batch 64), and the gradient
+# all-reduce with and without overlap (2 ranks): step time and time waiting on it.
+#
+#   bench/scaling.sh               # STEPS=200 ROUNDS=2
+#
+# Each configuration runs ROUNDS times, interleaved, and keeps its best round (noise
+# on a shared machine only slows runs down). Needs datasets/fashion-mnist-*.h5
+# (made here with datasets/fashion_mnist.sh when missing).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/deps.sh"
+BUILD=${BUILD_DIR:-$ROOT/build-bench}
+STEPS=${STEPS:-200}
+ROUNDS=${ROUNDS:-2}
+
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
+SHARDNET=$BUILD/shardnet
+"$ROOT/datasets/fashion_mnist.sh" "$SHARDNET" >/dev/null
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$ROOT"
+
+# run NAME RANKS THREADS BATCH BIND [--set ...]: prints "img/s step_ms wait_ms"
+run() {
+  local name=$1 ranks=$2 threads=$3 batch=$4 bind=$5
+  shift 5
+  OMP_NUM_THREADS=$threads mpirun -np "$ranks" --bind-to "$bind" "$SHARDNET" train configs/fashion_mnist.yaml \
+    --set train.max_steps="$STEPS" --set train.batch_size="$batch" --set train.log_every=100000 \
+    --set data.test= --set checkpoint.dir="$WORK/$name" "$@" 2>&1 |
+    sed -n 's/.*| \([0-9.]*\) img\/s | step \([0-9.]*\) ms, of which \([0-9.]*\) ms waiting.*/\1 \2 \3/p'
+}
+
+declare -A best
+configs=("1x1 1 1 32 core" "2x1 2 1 64 core" "1x2 1 2 64 none" "2x1-no-overlap 2 1 64 core --set train.overlap=false")
+echo "scaling.sh: $STEPS steps per run, best of $ROUNDS interleaved rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$ROUNDS"); do
+  for c in "${configs[@]}"; do
+    read -r -a args <<<"$c"
+    result=$(run "${args[@]}")
+    echo "round $round ${args[0]}: $result (img/s, step ms, wait ms)"
+    prev=${best[${args[0]}]:-0 0 0}
+    if awk -v a="${result%% *}" -v b="${prev%% *}" 'BEGIN {exit !(a > b)}'; then best[${args[0]}]=$result; fi
+  done
+done
+
+read -r ips11 _ _ <<<"${best[1x1]}"
+read -r ips21 step21 wait21 <<<"${best[2x1]}"
+read -r ips12 _ _ <<<"${best[1x2]}"
+read -r ipsno stepno waitno <<<"${best[2x1-no-overlap]}"
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v a="$ips11" -v b="$ips21" 'BEGIN {printf "weak scaling 1 -> 2 ranks (1 thread, 32 samples/rank): %.0f -> %.0f img/s, efficiency %.3f\n", a, b, b / (2 * a)}'
+awk -v a="$ips21" -v b="$ips12" 'BEGIN {printf "2 ranks x 1 thread vs 1 rank x 2 threads (batch 64): %.0f vs %.0f img/s, ratio %.3f\n", a, b, a / b}'
+awk -v s="$step21" -v w="$wait21" -v s2="$stepno" -v w2="$waitno" \
+  'BEGIN {printf "2 ranks, gradient all-reduce overlapped: step %.2f ms, waiting %.2f ms; not overlapped: step %.2f ms, waiting %.2f ms\n", s, w, s2, w2}'

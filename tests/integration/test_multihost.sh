@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Ranks on two "hosts" over TCP: two network namespaces joined by a veth pair (netns_hosts.sh), mpirun in the first starting the second's rank through netns_agent.sh, one rank per host; 30 steps of the blobs model end within 1e-4 of the single-host 2-rank run.
+# SN_MULTIHOST_DELAY_MS=N (test_multihost_netem.sh) first adds N ms of netem delay to
+# each end of the link. Exits 77, which ctest reports as skipped, when this machine
+# cannot make namespaces (or netem for the delay), saying why.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netns_hosts.sh"
+# lib.sh's trap removes $WORK; the namespaces must go too, also when a check fails.
+trap 'sn_netns_down; rm -rf "$WORK"' EXIT
+delay=${SN_MULTIHOST_DELAY_MS:-0}
+
+sn_netns_up
+case $? in
+  0) pass "two hosts: ${SN_NETNS[0]} (${SN_NETNS_ADDRS[0]}) and ${SN_NETNS[1]} (${SN_NETNS_ADDRS[1]}) over $SN_NETNS_DEV" ;;
+  1) echo "SKIPPED: cannot run the multihost test here: $SN_NETNS_WHY"; exit "$SN_NETNS_SKIP" ;;
+  *) fail "$SN_NETNS_WHY"; finish ;;
+esac
+if [ "$delay" -gt 0 ]; then
+  sn_netns_delay "$delay"
+  case $? in
+    0) pass "netem: $(tc -n "${SN_NETNS[0]}" qdisc show dev "$SN_NETNS_DEV" | head -1) on both ends" ;;
+    2) echo "SKIPPED: cannot add ${delay} ms of delay: $SN_NETNS_WHY"; exit "$SN_NETNS_SKIP" ;;
+    *) fail "$SN_NETNS_WHY"; finish ;;
+  esac
+fi
+
+cd "$WORK" || exit 1
+$PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
+cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
+# As in test_rank_invariance.sh: SGD with momentum keeps float re-association noise small.
+steps=30
+common=(train blobs.yaml --set train.max_steps=$steps --set train.optimizer.type=sgd
+        --set train.optimizer.lr=0.05 --set train.optimizer.momentum=0.9 --set train.log_every=1000
+        --set train.batch_size=12)
+
+run_ranks 2 "${common[@]}" --set checkpoint.dir=local
+expect_success "the single-host 2-rank reference run" || finish
+
+# Placement: each rank reports the namespace it runs in.
+where=$(timeout 60 "${SN_NETNS_MPIRUN[@]}" -np 2 sh -c 'echo "rank $OMPI_COMM_WORLD_RANK in $(ip netns identify)"' 2>&1 | sort)
+if [ "$where" = "$(printf 'rank 0 in %s\nrank 1 in %s' "${SN_NETNS[@]}")" ]; then
+  pass "one rank per host: $(echo "$where" | tr '\n' ',' | sed 's/,$//; s/,/, /')"
+else
+  fail "ranks are not one per namespace:"
+  echo "$where" >&2
+fi
+
+sent=$(sn_netns_tx_bytes)
+SN_MPIRUN=("${SN_NETNS_MPIRUN[@]}")
+start=$(date +%s.%N)
+run_ranks 2 "${common[@]}" --set checkpoint.dir=multihost
+took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+SN_MPIRUN=(mpirun)
+if expect_success "2 hosts x 1 rank over TCP (${delay} ms delay) trains $steps steps in $took s"; then
+  sent=$(($(sn_netns_tx_bytes) - sent))
+  # The gradient all-reduce alone moves every parameter (4 bytes) across per step.
+  params=$(grep -o '[0-9]* parameters' "$OUT" | head -1 | cut -d' ' -f1)
+  if [ -n "$params" ] && [ "$sent" -ge $((steps * params * 4)) ]; then
+    pass "host 1 sent $sent bytes over $SN_NETNS_DEV (>= $steps steps x $params parameters x 4 bytes)"
+  else
+    fail "host 1 sent only $sent bytes over $SN_NETNS_DEV for $steps steps of ${params:-?} parameters"
+  fi
+  if out=$($PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" local/latest.h5 multihost/latest.h5 1e-4); then
+    pass "2 hosts match the single-host run: $out"
+  else
+    fail "2 hosts differ from the single-host run: $out"
+  fi
+fi
+
+# Teardown is part of the contract: nothing of ours may remain in the machine's namespace list.
+made=("${SN_NETNS[@]}")
+sn_netns_down
+left=$(ip netns list | awk '{print $1}' | grep -xF -e "${made[0]}" -e "${made[1]}")
+if [ -z "$left" ]; then pass "namespaces and veth pair removed"; else fail "left behind: $left"; fi
+finish
