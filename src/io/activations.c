@@ -80,7 +80,7 @@ static sn_status create_sets(hid_t loc, const sn_net *net, const record *r, hid_
 }
 
 /* Collective: this rank writes rows [row, row + m) of set from data (m may be 0). */
-static sn_status write_rows(hid_t set, size_t row, size_t m, size_t per_row, const float *data) {
+static sn_status write_rows(hid_t set, const char *name, size_t row, size_t m, size_t per_row, const float *data) {
   hid_t fspace = H5Dget_space(set);
   hsize_t start[4] = {row, 0, 0, 0}, count[4];
   H5Sget_simple_extent_dims(fspace, count, NULL);
@@ -99,11 +99,11 @@ static sn_status write_rows(hid_t set, size_t row, size_t m, size_t per_row, con
   H5Pclose(dxpl);
   H5Sclose(mspace);
   H5Sclose(fspace);
-  return err < 0 ? sn_fail(SN_ERR_IO, "writing rows %zu..%zu failed", row, row + m) : SN_OK;
+  return err < 0 ? sn_fail(SN_ERR_IO, "cannot write rows %zu..%zu of '%s'", row, row + m, name) : SN_OK;
 }
 
-/* Collective: writes record r into loc. Rank k of P computes rows
- * [n*k/P, n*(k+1)/P), in rounds of at most `round` rows per rank; every rank takes
+/* Collective: writes record r into loc. Rank q of P computes rows
+ * [n*q/P, n*(q+1)/P), in rounds of at most `round` rows per rank; every rank takes
  * part in every round's writes, with no rows when its share is done. */
 static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *r) {
   const int rank = sn_dist_rank(d), size = sn_dist_size(d), n_sets = net->n_layers + 1;
@@ -142,8 +142,8 @@ static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *
     /* Every rank makes every write, even after a failure, so none waits alone. */
     sn_status wst = SN_OK;
     for (int k = 0; k < n_sets; k++) {
-      sn_status one = write_rows(sets[k], row, m, per[k], buf + offset[k]);
-      if (wst == SN_OK && one != SN_OK) wst = sn_fail_context(one, "dataset '%s'", set_name(net, k));
+      sn_status one = write_rows(sets[k], set_name(net, k), row, m, per[k], buf + offset[k]);
+      wst = wst != SN_OK ? wst : one;
     }
     st = sn_dist_agree(d, wst);
   }

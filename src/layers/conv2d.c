@@ -140,23 +140,15 @@ static void conv2d_backward(sn_layer *l, const sn_bwd *b) {
     const int t = omp_get_thread_num();
     float *col = b->work + (size_t)t * slot;
     float *dpre_buf = col + (c->direct ? 0 : (size_t)k * n);
-    /* thread 0 adds straight into the gradient arena, the others into partial sums
-     * that are added afterwards in thread order */
-    float *dw = t == 0 ? l->params[0].grad : parts + (size_t)(t - 1) * part;
-    float *db = !c->use_bias ? NULL : t == 0 ? l->params[1].grad : dw + (size_t)cout * k;
-    if (t > 0 && db) memset(db, 0, (size_t)cout * sizeof(float));
-    float dw_beta = t == 0 ? 1.0f : 0.0f;
+    sn_conv_grad_slot gs = sn_conv_grad_slot_of(t, l, parts, part, (size_t)cout * k, cout);
+    float *dw = gs.dw, *db = gs.db;
+    float dw_beta = gs.dw_beta;
     int lo, hi;
     sn_conv_share(b->batch, team, t, &lo, &hi);
     for (int s = lo; s < hi; s++) {
       const float *x = b->in[0] + (size_t)s * in_size;
-      const float *dpre = b->dout + (size_t)s * out_size;
-      if (c->act.kind != SN_ACT_NONE) {
-        /* dout is read-only: the gradient through the activation goes to scratch */
-        memcpy(dpre_buf, dpre, out_size * sizeof(float));
-        sn_activation_backward_inplace(c->act, b->out + (size_t)s * out_size, dpre_buf, out_size);
-        dpre = dpre_buf;
-      }
+      const float *dpre = sn_conv_preact_grad(c->act, b->out + (size_t)s * out_size, b->dout + (size_t)s * out_size,
+                                              dpre_buf, out_size);
       const float *xcol = x;
       if (!c->direct) {
         sn_im2col(g, x, col, n);

@@ -64,6 +64,36 @@ void sn_conv_bias_grad(float *db, const float *dy, int rows, int n);
 void sn_conv_reduce(float *dst, const float *parts, size_t stride, int n_parts, size_t n, int t,
                     int team);
 
+/* Where thread t of a backward pass accumulates its weight and bias gradients:
+ * thread 0 straight into the arena (adding), the others into their own partial
+ * sums (overwriting first), which sn_conv_reduce adds in thread order later. */
+typedef struct {
+  float *dw, *db;   /* db is NULL without a bias */
+  float dw_beta;    /* for the first GEMM into dw: 1 adds, 0 overwrites */
+} sn_conv_grad_slot;
+
+static inline sn_conv_grad_slot sn_conv_grad_slot_of(int t, sn_layer *l, float *parts, size_t part,
+                                                     size_t w_count, int bias_count) {
+  sn_conv_grad_slot s;
+  const int has_bias = l->n_params > 1;
+  s.dw = t == 0 ? l->params[0].grad : parts + (size_t)(t - 1) * part;
+  s.db = !has_bias ? NULL : t == 0 ? l->params[1].grad : s.dw + w_count;
+  if (t > 0 && s.db)
+    for (int i = 0; i < bias_count; i++) s.db[i] = 0.0f;
+  s.dw_beta = t == 0 ? 1.0f : 0.0f;
+  return s;
+}
+
+/* The gradient at one sample's pre-activation: dout itself without an activation,
+ * else dout * act'(out) written to scratch (dout is read-only). */
+static inline const float *sn_conv_preact_grad(sn_activation act, const float *out, const float *dout,
+                                               float *scratch, size_t n) {
+  if (act.kind == SN_ACT_NONE) return dout;
+  for (size_t i = 0; i < n; i++) scratch[i] = dout[i];
+  sn_activation_backward_inplace(act, out, scratch, n);
+  return scratch;
+}
+
 /* Samples [*lo, *hi) of thread t of a team of `team` for a batch: contiguous,
  * sizes differing by at most one, the same every call (this is what makes the
  * per-thread weight-gradient sums deterministic). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardnet/activations.h"
 #include "shardnet/checkpoint.h"
 #include "shardnet/loss.h"
 #include "shardnet/memory.h"
@@ -232,6 +233,20 @@ sn_status sn_trainer_resume(sn_trainer *t, const char *from) {
   return SN_OK;
 }
 
+/* `activations: {every_steps: K, samples: [...]}`: a snapshot every K steps, appended
+ * to <checkpoint.dir>/activations.h5. */
+static sn_status snapshot_activations(sn_trainer *t) {
+  const sn_activations_config *a = &t->cfg->activations;
+  if (a->every_steps <= 0 || a->n_samples == 0 || t->at.step % a->every_steps != 0) return SN_OK;
+  char path[SN_PATH_CAP + 32];
+  snprintf(path, sizeof path, "%s/activations.h5", t->cfg->checkpoint.dir);
+  const double t0 = sn_now();
+  sn_status st = sn_activations_snapshot(t->dist, t->net, t->train, &t->cfg->data, a->samples, a->n_samples,
+                                         t->at.step, path);
+  sn_trace_add(t->trace, SN_TRACK_IO, "activations", t0, sn_now());
+  return st;
+}
+
 sn_status sn_trainer_run(sn_trainer *t) {
   sn_report report;
   /* rank 0 alone creates the run directory: all must hear if it could not */
@@ -247,6 +262,7 @@ sn_status sn_trainer_run(sn_trainer *t) {
     if ((every > 0 && t->at.step % every == 0) || t->at.step == t->total_steps || t->stopped)
       st = sn_trainer_save(t);
     if (t->stopped) break;
+    if (st == SN_OK) st = snapshot_activations(t);
     const int epoch_done = t->at.epoch != epoch || t->at.step == t->total_steps;
     if (st == SN_OK && epoch_done && t->test) {
       sn_eval_result r;

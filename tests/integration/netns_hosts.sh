@@ -1,5 +1,7 @@
 # Two "hosts" on one machine: network namespaces joined by a veth pair, and the mpirun line that runs one rank on each over TCP only. Sourced by tests/integration/test_multihost*.sh and bench/multihost.sh.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables set here are for the scripts that source it
+# Safe under set -e (bench/multihost.sh) and without it (the tests): what may fail
+# is checked or ends in "|| true".
 #
 #   sn_netns_up || { echo "skipped: $SN_NETNS_WHY"; exit "$SN_NETNS_SKIP"; }   # status 1
 #   trap sn_netns_down EXIT
@@ -49,8 +51,8 @@ _sn_netns_remove() {
   local ns=$1 pids
   pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
   # shellcheck disable=SC2086 # one pid per word
-  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-  ip netns del "$ns" 2>/dev/null
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
 }
 
 # _sn_netns_link: joins the two namespaces with an interface $SN_NETNS_DEV in each.
@@ -60,7 +62,7 @@ _sn_netns_link() {
     SN_NETNS_DEV=tun0
     echo 0 >"$SN_NETNS_DIR/delay_ms"
     /usr/bin/python3 "$SN_NETNS_HERE/netns_relay.py" "${SN_NETNS[@]}" "$SN_NETNS_DEV" "$SN_NETNS_DIR/delay_ms" \
-      2>"$SN_NETNS_DIR/relay.err" &
+      >/dev/null 2>"$SN_NETNS_DIR/relay.err" &
     SN_NETNS_RELAY_PID=$!
     for ((tries = 0; tries < 50; tries++)); do
       ip -n "${SN_NETNS[1]}" link show "$SN_NETNS_DEV" >/dev/null 2>&1 && return 0
@@ -128,6 +130,7 @@ sn_netns_up() {
   # mpirun runs inside host 1 so that the daemon on host 2 can call it back over the
   # link; --map-by node with one slot per host puts rank 0 on host 1, rank 1 on host 2.
   # ob1 + tcp,self: no shared memory, UCX or other fabric may carry anything.
+  # shellcheck disable=SC2054 # "tcp,self" is one word
   SN_NETNS_MPIRUN=(ip netns exec "${SN_NETNS[0]}" mpirun --hostfile "$SN_NETNS_DIR/hostfile" --map-by node
     --mca plm_rsh_agent "$SN_NETNS_AGENT" --mca pml ob1 --mca btl tcp,self
     --mca btl_tcp_if_include "$SN_NETNS_SUBNET" --mca oob_tcp_if_include "$SN_NETNS_SUBNET"
@@ -149,8 +152,8 @@ sn_netns_up() {
 sn_netns_down() {
   local ns
   if [ -n "$SN_NETNS_RELAY_PID" ]; then
-    kill "$SN_NETNS_RELAY_PID" 2>/dev/null
-    wait "$SN_NETNS_RELAY_PID" 2>/dev/null
+    kill "$SN_NETNS_RELAY_PID" 2>/dev/null || true
+    wait "$SN_NETNS_RELAY_PID" 2>/dev/null || true
     SN_NETNS_RELAY_PID=
   fi
   for ns in "${SN_NETNS[@]}"; do _sn_netns_remove "$ns"; done
@@ -172,11 +175,11 @@ sn_netns_delay() {
     return 1
   fi
   if [ "$ms" = 0 ]; then
-    for ns in "${SN_NETNS[@]}"; do tc -n "$ns" qdisc del dev "$SN_NETNS_DEV" root 2>/dev/null; done
+    for ns in "${SN_NETNS[@]}"; do tc -n "$ns" qdisc del dev "$SN_NETNS_DEV" root 2>/dev/null || true; done
     return 0
   fi
   # Built as a module on most distribution kernels; harmless where it is built in.
-  command -v modprobe >/dev/null && modprobe -q sch_netem 2>/dev/null
+  if command -v modprobe >/dev/null; then modprobe -q sch_netem 2>/dev/null || true; fi
   for ns in "${SN_NETNS[@]}"; do
     if ! err=$(tc -n "$ns" qdisc replace dev "$SN_NETNS_DEV" root netem delay "${ms}ms" 2>&1); then
       case $err in
@@ -198,8 +201,37 @@ sn_netns_describe() {
   else
     local q
     q=$(tc -n "${SN_NETNS[0]}" qdisc show dev "$SN_NETNS_DEV" | head -1)
-    echo "veth pair, qdisc: ${q:-none}"
+    echo "veth pair, qdisc on each end: ${q:-none}"
   fi
+}
+
+# sn_netns_rtt_ms: prints the round trip from host 1 to host 2 in milliseconds, the
+# best of 5 TCP connects (a connect returns after SYN and SYN-ACK: one round trip), or
+# nothing when it cannot be measured. There is no ping in a minimal Debian, and TCP
+# is what MPI uses anyway.
+sn_netns_rtt_ms() {
+  local port=$SN_NETNS_DIR/rtt.port
+  rm -f "$port"
+  ip netns exec "${SN_NETNS[1]}" /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_server((sys.argv[1], 0))
+s.settimeout(20)
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
+for _ in range(5):
+    s.accept()[0].close()' "${SN_NETNS_ADDRS[1]}" "$port" &
+  local listener=$! tries
+  for ((tries = 0; tries < 100; tries++)); do [ -s "$port" ] && break; sleep 0.05; done
+  ip netns exec "${SN_NETNS[0]}" /usr/bin/python3 -c '
+import socket, sys, time
+best = 1e9
+for _ in range(5):
+    t = time.monotonic()
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20).close()
+    best = min(best, time.monotonic() - t)
+print(f"{best * 1e3:.2f}")' "${SN_NETNS_ADDRS[1]}" "$(cat "$port" 2>/dev/null)" || true
+  wait "$listener" 2>/dev/null || true
 }
 
 # sn_netns_tx_bytes: bytes host 1 has sent over the link so far.

@@ -159,11 +159,15 @@ EOF
 # _slurm_leftovers: PIDs of processes that carry this cluster's SLURM_CONF in their
 # environment (slurmstepd, batch shells, srun, tasks), the daemons aside.
 _slurm_leftovers() {
-  local p
+  local p env=()
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [ "$p" = $$ ] && continue
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$SN_SLURM_DIR/slurm.conf" && echo "$p"
+    # Bash builtins only: a helper process would find itself.
+    { mapfile -d '' env <"/proc/$p/environ"; } 2>/dev/null || continue
+    case " ${env[*]} " in
+      *" SLURM_CONF=$SN_SLURM_DIR/slurm.conf "*) echo "$p" ;;
+    esac
   done
 }
 

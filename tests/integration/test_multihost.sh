@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ranks on two "hosts" over TCP: two network namespaces joined by a veth pair (netns_hosts.sh), mpirun in the first starting the second's rank through netns_agent.sh, one rank per host; 30 steps of the blobs model end within 1e-4 of the single-host 2-rank run.
 # SN_MULTIHOST_DELAY_MS=N (test_multihost_netem.sh) first adds N ms of netem delay to
-# each end of the link. Exits 77, which ctest reports as skipped, when this machine
+# each end of the link; SN_NETNS_LINK=relay (test_multihost_relay.sh) makes it in
+# userspace instead. Exits 77, which ctest reports as skipped, when this machine
 # cannot make namespaces (or netem for the delay), saying why.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns_hosts.sh"
@@ -18,10 +19,18 @@ esac
 if [ "$delay" -gt 0 ]; then
   sn_netns_delay "$delay"
   case $? in
-    0) pass "netem: $(tc -n "${SN_NETNS[0]}" qdisc show dev "$SN_NETNS_DEV" | head -1) on both ends" ;;
+    0) pass "delay: $(sn_netns_describe)" ;;
     2) echo "SKIPPED: cannot add ${delay} ms of delay: $SN_NETNS_WHY"; exit "$SN_NETNS_SKIP" ;;
     *) fail "$SN_NETNS_WHY"; finish ;;
   esac
+fi
+
+# The delay is really there: a TCP round trip takes at least twice the one-way delay.
+rtt=$(sn_netns_rtt_ms)
+if [ -n "$rtt" ] && awk -v r="$rtt" -v d="$delay" 'BEGIN { exit !(r >= 2 * d * 0.95) }'; then
+  pass "TCP round trip host 1 -> host 2: $rtt ms"
+else
+  fail "TCP round trip host 1 -> host 2: ${rtt:-not measured} ms, expected >= $((2 * delay)) ms"
 fi
 
 cd "$WORK" || exit 1
@@ -29,7 +38,7 @@ $PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "
 cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
 # As in test_rank_invariance.sh: SGD with momentum keeps float re-association noise small.
 steps=30
-common=(train blobs.yaml --set train.max_steps=$steps --set train.optimizer.type=sgd
+common=(train blobs.yaml --set "train.max_steps=$steps" --set train.optimizer.type=sgd
         --set train.optimizer.lr=0.05 --set train.optimizer.momentum=0.9 --set train.log_every=1000
         --set train.batch_size=12)
 
@@ -69,7 +78,9 @@ fi
 
 # Teardown is part of the contract: nothing of ours may remain in the machine's namespace list.
 made=("${SN_NETNS[@]}")
+relay=$SN_NETNS_RELAY_PID
 sn_netns_down
 left=$(ip netns list | awk '{print $1}' | grep -xF -e "${made[0]}" -e "${made[1]}")
-if [ -z "$left" ]; then pass "namespaces and veth pair removed"; else fail "left behind: $left"; fi
+[ -n "$relay" ] && [ -d "/proc/$relay" ] && left="$left relay pid $relay"
+if [ -z "$left" ]; then pass "namespaces and link removed"; else fail "left behind: $left"; fi
 finish

@@ -6,7 +6,7 @@ cd "$WORK" || exit 1
 $PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
 cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
 
-run_ranks 2 train blobs.yaml
+run_ranks 2 train blobs.yaml --set activations.every_steps=30 --set "activations.samples=[0, 5, 9]"
 expect_success "2-rank training" || finish
 accuracy=$(awk '/^test  epoch 3/ {print $9}' "$OUT")
 if awk -v a="$accuracy" 'BEGIN {exit !(a >= 0.95)}'; then pass "test accuracy $accuracy >= 0.95"
@@ -20,6 +20,12 @@ head -1 run/metrics.csv | grep -q "^phase,epoch,step,lr,loss,accuracy,images_per
   pass "metrics.csv has train and test rows" || fail "metrics.csv rows: $(cat run/metrics.csv)"
 [ -L run/latest.h5 ] && [ "$(readlink run/latest.h5)" = "ckpt-00000090.h5" ] && pass "latest.h5 -> ckpt-00000090.h5" ||
   fail "latest.h5: $(ls -l run)"
+
+listing=$(h5ls -r run/activations.h5 2>&1)
+for group in step_00000030 step_00000060 step_00000090; do
+  grep -q "^/$group/conv *Dataset {3, 8, 8, 8}" <<<"$listing" && grep -q "^/$group/images/conv " <<<"$listing" &&
+    pass "activation snapshot $group with /conv and its image" || fail "snapshot $group missing: $listing"
+done
 
 run_ranks 2 eval run --data blobs-test.h5
 expect_success "eval on 2 ranks"
