@@ -72,24 +72,36 @@ run_once() {
   rm -rf "$dir" "$log"
 }
 
-# rounds CONDITION...: ROUNDS rounds of every condition, order alternating each round;
-# a condition named *-delay runs with DELAY_MS on the link, the others without.
+# up LINK: the two hosts joined by LINK (veth or relay), or the reason they cannot be made.
+up() {
+  SN_NETNS_LINK=$1
+  sn_netns_up || { echo "multihost.sh: error: cannot make the two hosts: $SN_NETNS_WHY" >&2; exit 1; }
+  if [ -z "${shown_mpirun:-}" ]; then
+    echo "multihost.sh: mpirun: ${SN_NETNS_MPIRUN[*]} -np 2 $SHARDNET train ..."
+    shown_mpirun=1
+  fi
+}
+
+# rounds CONDITION...: ROUNDS rounds of every condition, order reversed every other
+# round. A condition is a link (veth, relay), with DELAY_MS added when it ends in
+# -delay; the hosts are made afresh whenever the link changes.
 rounds() {
-  local r c order
+  local r c link order current=
   for ((r = 1; r <= ROUNDS; r++)); do
     order=("$@")
     ((r % 2)) || mapfile -t order < <(printf '%s\n' "$@" | tac)
     for c in "${order[@]}"; do
-      if [[ $c == *-delay ]]; then sn_netns_delay "$DELAY_MS"; else sn_netns_delay 0; fi
+      link=${c%-delay}
+      if [ "$link" != "$current" ]; then
+        sn_netns_down
+        up "$link"
+        current=$link
+      fi
+      if [ "$c" != "$link" ]; then sn_netns_delay "$DELAY_MS"; else sn_netns_delay 0; fi
       run_once "$c" "$r"
     done
   done
-}
-
-# up: the two hosts over SN_NETNS_LINK, or the reason they cannot be made.
-up() {
-  sn_netns_up || { echo "multihost.sh: error: cannot make the two hosts: $SN_NETNS_WHY" >&2; exit 1; }
-  echo "multihost.sh: hosts ${SN_NETNS[*]} over $SN_NETNS_DEV"
+  sn_netns_down
 }
 
 echo "multihost.sh: $(getconf _NPROCESSORS_ONLN) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -97,25 +109,20 @@ echo "multihost.sh: $ROUNDS rounds of $WARMUP warm-up + $STEPS timed steps, $OMP
 uptime_before=$(uptime)
 echo "multihost.sh: before: $uptime_before"
 
-delay_by=netem
-up
-echo "multihost.sh: mpirun: ${SN_NETNS_MPIRUN[*]} -np 2 $SHARDNET train ..."
-if [ "$SN_NETNS_LINK" = veth ] && sn_netns_delay "$DELAY_MS"; then
-  rounds veth veth-delay
-  conditions=(veth veth-delay)
-else
-  [ "$SN_NETNS_LINK" = veth ] && echo "multihost.sh: no netem, so the delay comes from netns_relay.py ($SN_NETNS_WHY)"
-  delay_by=relay
-  if [ "$SN_NETNS_LINK" = veth ]; then
-    rounds veth
-    sn_netns_down
+# netem when this kernel has it, else the relay for both the delayed run and its
+# baseline, with the plain veth beside them.
+delay_by=relay
+if [ "$SN_NETNS_LINK" = veth ]; then
+  up veth
+  if sn_netns_delay "$DELAY_MS"; then
+    delay_by=netem
+  else
+    echo "multihost.sh: no netem, so the delay comes from netns_relay.py ($SN_NETNS_WHY)"
   fi
-  SN_NETNS_LINK=relay
-  up
-  rounds relay relay-delay
-  conditions=(veth relay relay-delay)
+  sn_netns_down
 fi
-sn_netns_down
+if [ "$delay_by" = netem ]; then conditions=(veth veth-delay); else conditions=(veth relay relay-delay); fi
+rounds "${conditions[@]}"
 uptime_after=$(uptime)
 
 # best / mean over the rounds of condition $1's per-run mean step time.
