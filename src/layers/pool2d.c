@@ -1,6 +1,7 @@
 /* Max, average and min 2-D pooling (maxpool2d, avgpool2d, minpool2d). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "layers/im2col.h"
 #include "layers/layer_types.h"
@@ -123,32 +124,45 @@ static inline void window(const pool_cfg *c, int oh, int ow, int *h0, int *h1, i
  * test of the kind left in them. */
 #define POOL_INLINE static inline __attribute__((always_inline))
 
+/* The bits of v, compared as an integer: exact, and without the branches a float
+ * equality test compiles to. */
+static inline uint32_t float_bits(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
 /* Pools the kh x kw window whose first cell is x (rows ld apart): returns its max,
  * mean or min and, for max and min, sets *at to the winner's offset from x. Every
- * kind starts from the first cell; only a strictly greater (smaller) value takes
- * over, so the first extreme in scan order (row by row) wins ties. */
+ * kind starts from the first cell and takes the others in scan order (row by row);
+ * only a strictly greater (smaller) value takes over, so the first extreme wins ties
+ * and a NaN wins only from the first cell. Both paths pool through here, so they give
+ * the same bits. */
 POOL_INLINE float pool_window(pool_kind kind, const float *x, int ld, int kh, int kw, int *at) {
   float acc = x[0];
-  int best = 0;
   for (int i = 0; i < kh; i++)
     for (int j = i == 0; j < kw; j++) { /* the first row resumes after the first cell */
       const float v = x[i * ld + j];
-      if (kind == POOL_AVG) {
-        acc += v;
-        continue;
-      }
-      /* Selects rather than branches: random data would mispredict half of them. */
-      const int wins = kind == POOL_MAX ? v > acc : v < acc;
-      acc = wins ? v : acc;
-      best = wins ? i * ld + j : best;
+      if (kind == POOL_AVG) acc += v;
+      else if (kind == POOL_MAX) acc = v > acc ? v : acc;
+      else acc = v < acc ? v : acc;
     }
+  if (kind == POOL_AVG) return acc / (float)(kh * kw);
+  /* The winner is the first cell holding acc's bits: a cell took over only from
+   * smaller (larger) ones, so no earlier cell compares equal, and a NaN in the first
+   * cell, which nothing replaces, is found too. A second pass, backwards and on the
+   * bits, keeps both loops free of branches, which random data would mispredict. */
+  const uint32_t want = float_bits(acc);
+  int best = 0;
+  for (int i = kh - 1; i >= 0; i--)
+    for (int j = kw - 1; j >= 0; j--) best = float_bits(x[i * ld + j]) == want ? i * ld + j : best;
   *at = best;
-  return kind == POOL_AVG ? acc / (float)(kh * kw) : acc;
+  return acc;
 }
 
 /* Average backward of one window: adds an equal share of its output gradient g to
  * each of the kh x kw cells at dx (rows ld apart). */
-static inline void pool_spread(float *dx, int ld, int kh, int kw, float g) {
+POOL_INLINE void pool_spread(float *dx, int ld, int kh, int kw, float g) {
   const float share = g / (float)(kh * kw);
   for (int i = 0; i < kh; i++)
     for (int j = 0; j < kw; j++) dx[i * ld + j] += share;
@@ -256,7 +270,8 @@ static void pool_forward(sn_layer *l, const sn_fwd *f) {
   /* Planes are independent, so each thread writes only its own outputs. */
 #pragma omp parallel for schedule(static) if (worth_threads(c, planes))
   for (size_t p = 0; p < planes; p++)
-    plane(c, f->in[0] + p * in_plane, f->out + p * out_plane, wp ? win + p * wp : NULL);
+    plane(c, f->in[0] + p * in_plane, f->out + p * out_plane,
+          c->kind == POOL_AVG ? NULL : win + p * wp);
 }
 
 static void pool_backward(sn_layer *l, const sn_bwd *b) {
@@ -268,7 +283,7 @@ static void pool_backward(sn_layer *l, const sn_bwd *b) {
   const int32_t *win = (const int32_t *)b->aux;
 #pragma omp parallel for schedule(static) if (worth_threads(c, planes))
   for (size_t p = 0; p < planes; p++)
-    pool_plane_backward(c, b->dout + p * out_plane, wp ? win + p * wp : NULL,
+    pool_plane_backward(c, b->dout + p * out_plane, c->kind == POOL_AVG ? NULL : win + p * wp,
                         b->din[0] + p * in_plane);
 }
 
