@@ -5,6 +5,8 @@
 SN_BUILD_PACKAGES="cmake make gcc pkg-config zlib1g-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-openmp-dev libyaml-dev libcunit1-dev"
 SN_TEST_PACKAGES="python3 python3-h5py python3-numpy iproute2"
 SN_DATA_PACKAGES="dataset-fashion-mnist"
+# The Slurm tests (tests/integration/test_slurm*.sh) start a private one-node cluster.
+SN_SLURM_PACKAGES="slurm-wlm munge"
 
 # sn_require_packages PKG... : installs whichever of PKG are not installed.
 sn_require_packages() {

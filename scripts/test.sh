@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-sn_require_packages $SN_BUILD_PACKAGES $SN_TEST_PACKAGES
+sn_require_packages $SN_BUILD_PACKAGES $SN_TEST_PACKAGES $SN_SLURM_PACKAGES
 
 jobs=$(nproc)
 echo "== release build (warnings are errors)"

@@ -16,8 +16,11 @@
 SN_SLURM_DIR=
 SN_SLURM_PIDS=()
 
-# Runs on any exit of the test, failed or not; lib.sh's own trap removes $WORK.
+# Runs on any exit of the test, failed or not (this replaces lib.sh's trap, so it
+# removes $WORK too); a TERM or INT (ctest's timeout, ^C) exits through it as well.
 trap 'slurm_cluster_stop; rm -rf "$WORK"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 slurm_logs() {
   local f
@@ -28,11 +31,13 @@ slurm_logs() {
   done
 }
 
-# _free_port: a TCP port nothing listens on (bash's /dev/tcp connects only to a listener).
+# _free_port: a TCP port nothing listens on (bash's /dev/tcp connects only to a
+# listener), below Linux's ephemeral range (32768-60999) so no outgoing connection
+# takes it meanwhile; the next port is free too.
 _free_port() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
     echo "$p"
@@ -52,7 +57,7 @@ _slurm_start_daemon() {
 
 slurm_cluster_start() {
   local missing=() b
-  for b in munged mungekey slurmctld slurmd sbatch srun; do
+  for b in munged munge unmunge slurmctld slurmd sbatch srun; do
     command -v "$b" >/dev/null || missing+=("$b")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -90,7 +95,7 @@ slurm_cluster_start() {
   node_line=$(slurmd -C | head -1)
   host=${node_line#NodeName=}
   host=${host%% *}
-  SN_SLURM_NODE=$host
+  export SN_SLURM_NODE=$host
   port=$(_free_port) || { echo "FAIL: no free TCP port for Slurm" >&2; return 1; }
   cat >"$d/slurm.conf" <<EOF
 # Written by tests/integration/slurm_cluster.sh: a one-node test cluster.
@@ -142,13 +147,19 @@ EOF
   _slurm_start_daemon slurmctld slurmctld -D -c -f "$SLURM_CONF"
   _slurm_start_daemon slurmd slurmd -D -N "$host" -f "$SLURM_CONF"
 
-  local state=
+  local state='' dead='' p
   for _ in $(seq 150); do
     state=$(sinfo -h -n "$host" -o %t 2>/dev/null)
     [ "$state" = idle ] && break
+    for p in "${SN_SLURM_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || dead=1; done
+    [ -n "$dead" ] && break
     sleep 0.2
   done
-  if [ "$state" != idle ]; then
+  if [ -n "$dead" ]; then
+    echo "FAIL: a Slurm daemon exited while starting" >&2
+    slurm_logs
+    return 1
+  elif [ "$state" != idle ]; then
     echo "FAIL: Slurm node $host is '${state:-not answering}' after 30 s" >&2
     slurm_logs
     return 1
@@ -169,6 +180,17 @@ _slurm_leftovers() {
       *" SLURM_CONF=$SN_SLURM_DIR/slurm.conf "*) echo "$p" ;;
     esac
   done
+}
+
+# _slurm_running PID...: true while one of them runs (exists and is no zombie).
+_slurm_running() {
+  local p stat
+  for p in "$@"; do
+    { read -r stat <"/proc/$p/stat"; } 2>/dev/null || continue
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ] && return 0
+  done
+  return 1
 }
 
 slurm_cluster_stop() {
@@ -192,7 +214,17 @@ slurm_cluster_stop() {
   for p in "${SN_SLURM_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
   wait "${SN_SLURM_PIDS[@]}" 2>/dev/null
   left=$(_slurm_leftovers)
-  [ -n "$left" ] && kill -KILL $left 2>/dev/null
+  if [ -n "$left" ]; then
+    # shellcheck disable=SC2086 # one PID a word
+    kill -KILL $left 2>/dev/null
+    # Not children of this shell, so no `wait`: give them a moment to be gone (or
+    # zombies, which init reaps).
+    for _ in $(seq 50); do
+      # shellcheck disable=SC2086
+      _slurm_running $left || break
+      sleep 0.1
+    done
+  fi
   rm -rf "$SN_SLURM_DIR"
   SN_SLURM_DIR=
   SN_SLURM_PIDS=()
