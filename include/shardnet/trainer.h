@@ -70,8 +70,9 @@ sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out);
 void sn_trainer_destroy(sn_trainer *t);
 
 /* Restores parameters, optimizer state and position from a checkpoint ("latest"
- * names <checkpoint.dir>/latest.h5) whose layers match the model; training then
- * continues exactly where that run was. Collective. */
+ * names <checkpoint.dir>/latest.h5; "auto" the same, or nothing when there is none
+ * yet) whose layers match the model; training then continues exactly where that
+ * run was. Collective. */
 sn_status sn_trainer_resume(sn_trainer *t, const char *from);
 
 /* Collective: records a Chrome trace of the following steps (write it with

@@ -1,4 +1,4 @@
-/* `shardnet train CONFIG [--resume latest|FILE] [--set key=value]...`: data-parallel
+/* `shardnet train CONFIG [--resume latest|auto|FILE] [--set key=value]...`: data-parallel
  * training under mpirun or srun, stopping cleanly with a checkpoint on SIGUSR1 or
  * SIGTERM (Slurm time limits and preemption). */
 #define _POSIX_C_SOURCE 200809L
@@ -89,7 +89,7 @@ int sn_cmd_train(int argc, char **argv) {
     }
   }
   if (!o.config) {
-    sn_cli_error("usage: shardnet train CONFIG [--resume latest|FILE] [--set key=value]... [--trace FILE.json] [--quiet]");
+    sn_cli_error("usage: shardnet train CONFIG [--resume latest|auto|FILE] [--set key=value]... [--trace FILE.json] [--quiet]");
     return 2;
   }
   catch_stop_signals();

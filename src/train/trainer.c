@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shardnet/activations.h"
 #include "shardnet/checkpoint.h"
@@ -203,10 +204,17 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
 
 sn_status sn_trainer_resume(sn_trainer *t, const char *from) {
   char path[SN_PATH_CAP + 16];
-  if (!strcmp(from, "latest"))
+  const int automatic = !strcmp(from, "auto");
+  if (automatic || !strcmp(from, "latest"))
     snprintf(path, sizeof path, "%s/latest.h5", t->cfg->checkpoint.dir);
   else
     snprintf(path, sizeof path, "%s", from);
+  /* auto: a job script's first start has nothing to resume yet */
+  if (automatic && access(path, F_OK) != 0) {
+    if (sn_dist_rank(t->dist) == 0 && !t->quiet)
+      printf("shardnet: no checkpoint in %s yet: starting from the beginning\n", t->cfg->checkpoint.dir);
+    return SN_OK;
+  }
   sn_checkpoint_info info;
   sn_status st = sn_checkpoint_read_info(path, &info);
   if (st == SN_OK && info.seed != t->cfg->seed)

@@ -43,6 +43,16 @@ expect_failure "checkpoint of another seed" 2 "was trained with seed 3 but the c
 run_ranks 2 train blobs.yaml "${common[@]}" --set checkpoint.dir=none --resume latest
 expect_failure "resume with no checkpoint yet" 2 "none/latest.h5"
 
+# --resume auto (what the job scripts use): fresh the first time, resumed after.
+run_ranks 2 train blobs.yaml "${common[@]}" --set train.max_steps=20 --set checkpoint.dir=auto --resume auto
+expect_success "--resume auto without a checkpoint starts fresh"
+grep -q "no checkpoint in auto yet: starting from the beginning" "$OUT" && pass "--resume auto says it starts fresh" ||
+  fail "--resume auto: $(head -3 "$OUT")"
+run_ranks 2 train blobs.yaml "${common[@]}" --set train.max_steps=25 --set checkpoint.dir=auto --resume auto
+expect_success "--resume auto with a checkpoint"
+grep -q "resumed from auto/latest.h5 at step 20" "$OUT" && pass "--resume auto resumes from latest.h5" ||
+  fail "--resume auto second start: $(head -3 "$OUT")"
+
 # SIGUSR1 (what Slurm's --signal sends) stops at a step boundary with a checkpoint.
 # mpirun itself must report the ranks' status here
 OMPI_MCA_orte_abort_on_non_zero_status=1 mpirun -np 2 --oversubscribe "$SHARDNET" train blobs.yaml --set train.epochs=100000 --set checkpoint.dir=sig \

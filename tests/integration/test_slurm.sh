@@ -9,8 +9,8 @@ slurm_cluster_start || exit 1
 cd "$WORK" || exit 1
 $PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
 cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
-# The same config with a block-style checkpoint section, which train.sbatch must read
-# to find latest.h5 when it restarts.
+# The same config with a block-style checkpoint section: a restart must find latest.h5
+# where that section says.
 sed 's/^checkpoint: {dir: run, keep: 2}$/checkpoint:\n  dir: preempt   # where (d) resumes from\n  keep: 2/' \
   blobs.yaml >blocks.yaml
 grep -q '^  dir: preempt' blocks.yaml || fail "blocks.yaml: blobs.yaml's checkpoint line has changed"
@@ -21,7 +21,8 @@ long=(--set model.layers.conv.filters=32 --set model.layers.hidden.units=256 --s
 # The jobs get this shell's environment (sbatch --export=ALL): SHARDNET, SLURM_CONF,
 # OMPI_ALLOW_RUN_AS_ROOT*, OMP_NUM_THREADS=1. lib.sh's "do not abort on a failing
 # rank" is for its own status checks; the job scripts need mpirun's real status.
-export SHARDNET
+# train-mpirun.sbatch finds train.sbatch through SHARDNET_HOME (the jobs run in $WORK).
+export SHARDNET SHARDNET_HOME=$SN_SOURCE_DIR
 unset OMPI_MCA_orte_abort_on_non_zero_status
 
 # submit NAME SBATCH-ARGS...: submits with output to NAME.out; sets JOB.
@@ -84,7 +85,7 @@ show() {
 
 # expect_trained NAME JOB DIR STEPS: the job completed, trained one 2-rank world per
 # start (one header line each: two singletons would print two) and left DIR/latest.h5 at STEPS; the
-# job script found the checkpoint directory (it says "checkpoints in DIR").
+# first start found no checkpoint in DIR (shardnet's --resume auto says so).
 expect_trained() {
   local name=$1 job=$2 dir=$3 steps=$4 step world
   if [ "$STATES" != COMPLETED ] || [ "$(job_field "$job" ExitCode)" != 0:0 ]; then
@@ -102,8 +103,8 @@ expect_trained() {
   if [ "$step" != "$steps" ] || [ "$world" != 2 ]; then
     fail "$name: $dir/latest.h5 has step '$step' world_size '$world', expected $steps and 2"
     tail -20 "$name.out" >&2
-  elif ! grep -q "checkpoints in ${dir}[ :]" "$name.out"; then
-    fail "$name: the job script did not find checkpoint directory $dir: $(grep -o 'checkpoints in [^ ]*' "$name.out")"
+  elif ! grep -q "^shardnet: no checkpoint in $dir yet" "$name.out"; then
+    fail "$name: the first start did not look for a checkpoint in $dir: $(grep -o 'no checkpoint in [^ ]*' "$name.out")"
   else
     pass "$name: job $job trained 2 ranks to step $step ($dir/latest.h5)"
   fi
