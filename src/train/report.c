@@ -3,6 +3,7 @@
 #include "train/report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,15 +36,29 @@ static const char *duration(double s, char *buf, size_t cap) {
   return buf;
 }
 
-/* A live bar only for a person at a terminal: mpirun hands ranks a pseudo-terminal
- * even when its own output goes to a file, so a Slurm batch job (no srun --pty)
- * and TERM=dumb get plain lines. SHARDNET_PROGRESS=0/1 decides explicitly. */
+/* Whether the launcher that started this rank (mpirun, our parent on this node) writes
+ * to a terminal: mpirun hands ranks a pseudo-terminal even when its own output goes
+ * to a file. Unknown counts as no. */
+static int launcher_on_terminal(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd/1", (int)getppid());
+  int fd = open(path, O_WRONLY | O_NOCTTY);
+  if (fd < 0) return 0;
+  int tty = isatty(fd);
+  close(fd);
+  return tty;
+}
+
+/* A live bar only for a person at a terminal: not for a file, a Slurm batch job (no
+ * srun --pty), TERM=dumb, or an mpirun whose own output is redirected.
+ * SHARDNET_PROGRESS=0/1 decides explicitly. */
 static int wants_live_bar(void) {
   const char *force = getenv("SHARDNET_PROGRESS");
   if (force && *force) return atoi(force) != 0;
   const char *term = getenv("TERM");
   if (!isatty(STDOUT_FILENO) || !term || !*term || !strcmp(term, "dumb")) return 0;
-  return !(getenv("SLURM_JOB_ID") && !getenv("SLURM_PTY_PORT"));
+  if (getenv("SLURM_JOB_ID") && !getenv("SLURM_PTY_PORT")) return 0;
+  return getenv("OMPI_COMM_WORLD_SIZE") ? launcher_on_terminal() : 1;
 }
 
 sn_status sn_report_open(sn_report *r, const sn_trainer *t) {
