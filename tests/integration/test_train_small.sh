@@ -27,6 +27,27 @@ for group in step_00000030 step_00000060 step_00000090; do
     pass "activation snapshot $group with /conv and its image" || fail "snapshot $group missing: $listing"
 done
 
+run_ranks 2 train blobs.yaml --set train.max_steps=6 --set checkpoint.every_steps=3 --set checkpoint.dir=traced \
+  --trace trace.json
+expect_success "training with --trace"
+if out=$($PYTHON - <<'PY'
+import json
+events = json.load(open("trace.json"))["traceEvents"]
+spans = [e for e in events if e["ph"] == "X"]
+for rank in (0, 1):
+    names = {e["name"] for e in spans if e["pid"] == rank}
+    for want in ("data", "forward conv", "backward conv", "forward logits", "backward logits"):
+        assert want in names, f"rank {rank} has no '{want}' span"
+    assert any(n.startswith("allreduce bucket") for n in names), f"rank {rank}: no all-reduce bucket"
+    assert "checkpoint" in names, f"rank {rank}: no checkpoint span"
+tracks = {(e["pid"], e["args"]["name"]) for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+assert {(0, "compute"), (0, "allreduce"), (0, "io"), (1, "compute")} <= tracks, tracks
+assert all(e["dur"] >= 0 for e in spans)
+print(f"{len(spans)} spans on 2 ranks")
+PY
+); then pass "--trace: per-rank tracks with layers, all-reduce buckets, data and checkpoints ($out)"
+else fail "--trace file: $out"; fi
+
 run_ranks 2 eval run --data blobs-test.h5
 expect_success "eval on 2 ranks"
 grep -q "^accuracy $accuracy" "$OUT" && pass "eval reproduces the training's test accuracy" ||
