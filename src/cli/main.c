@@ -11,12 +11,18 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"train", sn_cmd_train, "train CONFIG [--resume latest|FILE] [--set key=value]...  train data-parallel (under mpirun or srun)"},
-    {"eval", sn_cmd_eval, "eval CKPT --data FILE                loss, accuracy and per-class accuracy"},
-    {"predict", sn_cmd_predict, "predict CKPT --data FILE --out FILE  class probabilities and labels to HDF5"},
-    {"summary", sn_cmd_summary, "summary CONFIG                      per-layer shapes, parameters, FLOPs, receptive field"},
-    {"activations", sn_cmd_activations, "activations CKPT --data FILE --samples A:B --out FILE  every layer's output to HDF5"},
-    {"convert", sn_cmd_convert, "convert idx|cifar10 ... --out FILE  public datasets to shardnet HDF5 datasets"},
+    {"train", sn_cmd_train,
+     "train CONFIG [--resume latest|auto|FILE] [--set key=value]... [--trace FILE.json]\n"
+     "      train data-parallel (under mpirun or srun)"},
+    {"eval", sn_cmd_eval, "eval CKPT|RUN_DIR --data FILE\n      loss, accuracy and per-class accuracy"},
+    {"predict", sn_cmd_predict,
+     "predict CKPT|RUN_DIR --data FILE --out FILE\n      class probabilities and labels to HDF5"},
+    {"activations", sn_cmd_activations,
+     "activations CKPT|RUN_DIR --data FILE --samples A:B --out FILE\n      every layer's output to HDF5"},
+    {"summary", sn_cmd_summary,
+     "summary CONFIG [--set key=value]...\n      per-layer shapes, parameters, FLOPs, receptive field"},
+    {"convert", sn_cmd_convert,
+     "convert idx|cifar10 ... --out FILE\n      public datasets to shardnet HDF5 datasets"},
 };
 
 static void usage(FILE *out) {
