@@ -5,18 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reference_conv.h"
+#include "conv_check.h"
 #include "shardnet/checkpoint.h"
 #include "sn_test.h"
 
-/* One comparison: the layer's keys, and the sizes worked out by hand (not by the
- * code under test) for the reference. */
-typedef struct {
-  const char *keys;
-  int cin, h, w, cout, kh, kw, sh, sw, pt, pl, oh, ow, flip, bias;
-} conv_case;
-
-static const conv_case cases[] = {
+static const sn_conv_case cases[] = {
     {"filters=4 kernel=3", 3, 7, 9, 4, 3, 3, 1, 1, 0, 0, 5, 7, 0, 1},
     {"filters=4 kernel=3 stride=2 padding=1", 3, 7, 9, 4, 3, 3, 2, 2, 1, 1, 4, 5, 0, 1},
     {"filters=2 kernel=5 stride=3 padding=2", 5, 8, 11, 2, 5, 5, 3, 3, 2, 2, 3, 4, 0, 1},
@@ -39,83 +32,11 @@ static const conv_case cases[] = {
 
 static float *floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
-/* Forward through the net, then the layer's backward called directly on buffers
- * that already hold values, so that "adds into din and the gradients" is checked too. */
-static void check_case(const conv_case *k) {
-  enum { B = 3 };
-  char spec[160];
-  snprintf(spec, sizeof spec, "conv2d %s", k->keys);
-  sn_net *net = sn_test_net(sn_shape_chw(k->cin, k->h, k->w), spec, B);
-  if (!net) return;
-  sn_layer *l = &net->layers[0];
-  const sn_shape want = sn_shape_chw(k->cout, k->oh, k->ow);
-  if (!sn_shape_equal(l->out_shape, want)) {
-    char got[48], exp[48], msg[256];
-    snprintf(msg, sizeof msg, "%s: output %s, expected %s", k->keys,
-             sn_shape_format(l->out_shape, got, sizeof got), sn_shape_format(want, exp, sizeof exp));
-    CU_FAIL(msg);
-    sn_net_destroy(net);
-    return;
-  }
-  CU_ASSERT_EQUAL(l->n_params, k->bias ? 2 : 1);
-  const sn_ref_conv p = {B, k->cin, k->h, k->w, k->cout, k->kh, k->kw, k->sh, k->sw,
-                         k->pt, k->pl, k->oh, k->ow, k->flip};
-  const size_t nx = (size_t)B * k->cin * k->h * k->w, ny = (size_t)B * k->cout * k->oh * k->ow;
-  const size_t nk = (size_t)k->cout * k->cin * k->kh * k->kw;
-  float *kernel = l->params[0].data, *bias = k->bias ? l->params[1].data : NULL;
-  sn_test_fill(kernel, nk, 21, -1.0f, 1.0f);
-  if (bias) sn_test_fill(bias, (size_t)k->cout, 22, -1.0f, 1.0f);
-  float *x = floats(nx), *dout = floats(ny), *want_y = floats(ny);
-  float *din = floats(nx), *want_dx = floats(nx), *want_dk = floats(nk), *want_db = floats(k->cout);
-  float *base_x = floats(nx), *base_k = floats(nk), *base_b = floats(k->cout);
-  sn_test_fill(x, nx, 23, -1.0f, 1.0f);
-  sn_test_fill(dout, ny, 24, -1.0f, 1.0f);
-
-  sn_pass pass = {.training = 1};
-  sn_net_forward(net, x, B, &pass);
-  sn_ref_conv2d_forward(&p, x, kernel, bias, want_y);
-  char what[200];
-  snprintf(what, sizeof what, "%s: forward", k->keys);
-  SN_ASSERT_CLOSE(sn_net_output(net), want_y, ny, 1e-4, 1e-4, what);
-
-  sn_test_fill(base_x, nx, 25, -1.0f, 1.0f);
-  sn_test_fill(base_k, nk, 26, -1.0f, 1.0f);
-  sn_test_fill(base_b, (size_t)k->cout, 27, -1.0f, 1.0f);
-  memcpy(din, base_x, nx * sizeof *din);
-  memcpy(l->params[0].grad, base_k, nk * sizeof(float));
-  if (bias) memcpy(l->params[1].grad, base_b, (size_t)k->cout * sizeof(float));
-  sn_bwd b = {.batch = B, .out = net->acts[0], .dout = dout, .work = net->work};
-  b.in[0] = x;
-  b.din[0] = din;
-  l->ops->backward(l, &b);
-  sn_ref_conv2d_backward(&p, x, kernel, dout, want_dx, want_dk, bias ? want_db : NULL);
-  for (size_t i = 0; i < nx; i++) want_dx[i] += base_x[i];
-  for (size_t i = 0; i < nk; i++) want_dk[i] += base_k[i];
-  for (int i = 0; i < k->cout; i++) want_db[i] += base_b[i];
-  snprintf(what, sizeof what, "%s: d input", k->keys);
-  SN_ASSERT_CLOSE(din, want_dx, nx, 1e-4, 1e-4, what);
-  snprintf(what, sizeof what, "%s: d kernel", k->keys);
-  SN_ASSERT_CLOSE(l->params[0].grad, want_dk, nk, 1e-4, 1e-4, what);
-  if (bias) {
-    snprintf(what, sizeof what, "%s: d bias", k->keys);
-    SN_ASSERT_CLOSE(l->params[1].grad, want_db, (size_t)k->cout, 1e-4, 1e-4, what);
-  }
-
-  /* Without an input gradient (the first layer of a net) the parameter gradients
-   * still accumulate: now base + 2 * reference. */
-  b.din[0] = NULL;
-  l->ops->backward(l, &b);
-  for (size_t i = 0; i < nk; i++) want_dk[i] = 2.0f * want_dk[i] - base_k[i];
-  snprintf(what, sizeof what, "%s: d kernel without d input", k->keys);
-  SN_ASSERT_CLOSE(l->params[0].grad, want_dk, nk, 1e-4, 1e-4, what);
-
-  free(x), free(dout), free(want_y), free(din), free(want_dx), free(want_dk), free(want_db);
-  free(base_x), free(base_k), free(base_b);
-  sn_net_destroy(net);
-}
+static const sn_conv_layer conv2d = {"conv2d", sn_ref_conv2d_forward, sn_ref_conv2d_backward,
+                                     21, 0};
 
 static void test_conv2d_matches_reference(void) {
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) sn_conv_check_case(&conv2d, &cases[i]);
 }
 
 static void test_conv2d_gradients(void) {
@@ -126,25 +47,7 @@ static void test_conv2d_gradients(void) {
       "conv2d filters=2 kernel=3 stride=3 bias=false",
       "conv2d filters=3 kernel=3 padding=same activation=tanh; conv2d filters=2 kernel=3 stride=2 flip=true",
   };
-  for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
-    sn_net *net = sn_test_net(sn_shape_chw(2, 5, 6), models[i], 2);
-    if (!net) continue;
-    sn_test_gradcheck(net, 2, 1, 1e-2, 1e-2, 200);
-    sn_net_destroy(net);
-  }
-}
-
-/* A single-layer net with the given kernel (and no bias) applied to one sample. */
-static const float *conv_once(sn_net **net, sn_shape in, const char *keys, const float *kernel,
-                              const float *x) {
-  char spec[160];
-  snprintf(spec, sizeof spec, "conv2d bias=false %s", keys);
-  *net = sn_test_net(in, spec, 1);
-  if (!*net) return NULL;
-  memcpy((*net)->layers[0].params[0].data, kernel, (*net)->layers[0].params[0].count * sizeof(float));
-  sn_pass pass = {0};
-  sn_net_forward(*net, x, 1, &pass);
-  return sn_net_output(*net);
+  sn_conv_gradcheck_models(sn_shape_chw(2, 5, 6), models, sizeof models / sizeof *models);
 }
 
 static void test_conv2d_edge_detector(void) {
@@ -159,7 +62,8 @@ static void test_conv2d_edge_detector(void) {
                          0, -1, 0,
                          0, 0, 0};
   sn_net *net;
-  const float *y = conv_once(&net, sn_shape_chw(1, 4, 4), "filters=1 kernel=2", kernel, x);
+  const float *y =
+      sn_conv_once(&net, "conv2d", sn_shape_chw(1, 4, 4), "filters=1 kernel=2", kernel, x);
   if (!y) return;
   CU_ASSERT_EQUAL(y[0], 0.0f);
   CU_ASSERT_EQUAL(y[1], -2.0f);
@@ -204,7 +108,8 @@ static void test_conv2d_pointwise(void) {
                        4, -2, 0.5f, 1, 3, -1};    /* B */
   const float kernel[3] = {0.5f, -1.0f, 2.0f};
   sn_net *net;
-  const float *y = conv_once(&net, sn_shape_chw(3, 2, 3), "filters=1 kernel=1", kernel, x);
+  const float *y =
+      sn_conv_once(&net, "conv2d", sn_shape_chw(3, 2, 3), "filters=1 kernel=1", kernel, x);
   if (!y) return;
   float want[6];
   for (int i = 0; i < 6; i++) want[i] = 0.5f * x[i] - 1.0f * x[6 + i] + 2.0f * x[12 + i];
@@ -226,9 +131,9 @@ static void test_conv2d_flip(void) {
       for (int j = 0; j < KW; j++)
         rotated[(m * KH + i) * KW + j] = kernel[(m * KH + KH - 1 - i) * KW + KW - 1 - j];
   sn_net *plain, *flipped, *unrotated;
-  const float *a = conv_once(&plain, sn_shape_chw(C, H, W), keys[0], rotated, x);
-  const float *b = conv_once(&flipped, sn_shape_chw(C, H, W), keys[1], kernel, x);
-  const float *c = conv_once(&unrotated, sn_shape_chw(C, H, W), keys[0], kernel, x);
+  const float *a = sn_conv_once(&plain, "conv2d", sn_shape_chw(C, H, W), keys[0], rotated, x);
+  const float *b = sn_conv_once(&flipped, "conv2d", sn_shape_chw(C, H, W), keys[1], kernel, x);
+  const float *c = sn_conv_once(&unrotated, "conv2d", sn_shape_chw(C, H, W), keys[0], kernel, x);
   if (a && b && c) {
     size_t n = sn_shape_size(plain->layers[0].out_shape);
     SN_ASSERT_CLOSE(b, a, n, 1e-6, 1e-6, "flip=true equals the rotated kernel");
@@ -243,41 +148,27 @@ static void test_conv2d_flip(void) {
   /* and a textbook value: [1 2 3] convolved with [1 0 -1] is 1*(-1) + 3*1 = 2 */
   const float row[3] = {1, 2, 3}, k3[3] = {1, 0, -1};
   sn_net *net;
-  const float *y = conv_once(&net, sn_shape_chw(1, 1, 3), "filters=1 kernel=1,3 flip=true", k3, row);
+  const float *y = sn_conv_once(&net, "conv2d", sn_shape_chw(1, 1, 3),
+                                "filters=1 kernel=1,3 flip=true", k3, row);
   if (y) CU_ASSERT_EQUAL(y[0], 2.0f);
   sn_net_destroy(net);
 }
 
-static void expect_error(sn_shape in, const char *layers, sn_status status, const char *text1,
-                         const char *text2) {
-  sn_model_spec spec;
-  sn_net *net = NULL;
-  CU_ASSERT_EQUAL_FATAL(sn_test_spec(in, layers, SN_LOSS_MSE, &spec), SN_OK);
-  CU_ASSERT_EQUAL(sn_net_create(&spec, &net), status);
-  CU_ASSERT_PTR_NULL(net);
-  if (!strstr(sn_last_error(), text1) || (text2 && !strstr(sn_last_error(), text2)))
-    fprintf(stderr, "\n  unexpected message: %s\n", sn_last_error());
-  CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), text1));
-  if (text2) CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), text2));
-  sn_net_destroy(net);
-  sn_model_spec_clear(&spec);
-}
-
 static void test_conv2d_errors(void) {
-  expect_error(sn_shape_chw(1, 3, 3), "conv2d filters=1 kernel=5", SN_ERR_SHAPE,
-               "kernel 5x5 is larger than the padded input 3x3", NULL);
-  expect_error(sn_shape_chw(1, 3, 4), "conv2d filters=1 kernel=4,5 padding=1,0", SN_ERR_SHAPE,
-               "kernel 4x5 is larger than the padded input 5x4", NULL);
-  expect_error(sn_shape_chw(3, 4, 4), "flatten; conv2d filters=2 kernel=1", SN_ERR_SHAPE,
-               "3-D", "gets 48");
-  expect_error(sn_shape_chw(1, 4, 4), "conv2d kernel=3", SN_ERR_CONFIG, "needs the key 'filters'",
-               NULL);
-  expect_error(sn_shape_chw(1, 4, 4), "conv2d filters=2", SN_ERR_CONFIG, "needs the key 'kernel'",
-               NULL);
-  expect_error(sn_shape_chw(1, 4, 4), "conv2d filters=2 kernel=3 padding=full", SN_ERR_CONFIG,
-               "key 'padding'", "'full'");
-  expect_error(sn_shape_chw(1, 4, 4), "conv2d filters=2 kernel=3 dilation=2", SN_ERR_CONFIG,
-               "key 'dilation'", "not a known key");
+  sn_conv_expect_error(sn_shape_chw(1, 3, 3), "conv2d filters=1 kernel=5", SN_ERR_SHAPE,
+                       "kernel 5x5 is larger than the padded input 3x3", NULL);
+  sn_conv_expect_error(sn_shape_chw(1, 3, 4), "conv2d filters=1 kernel=4,5 padding=1,0",
+                       SN_ERR_SHAPE, "kernel 4x5 is larger than the padded input 5x4", NULL);
+  sn_conv_expect_error(sn_shape_chw(3, 4, 4), "flatten; conv2d filters=2 kernel=1", SN_ERR_SHAPE,
+                       "3-D", "gets 48");
+  sn_conv_expect_error(sn_shape_chw(1, 4, 4), "conv2d kernel=3", SN_ERR_CONFIG,
+                       "needs the key 'filters'", NULL);
+  sn_conv_expect_error(sn_shape_chw(1, 4, 4), "conv2d filters=2", SN_ERR_CONFIG,
+                       "needs the key 'kernel'", NULL);
+  sn_conv_expect_error(sn_shape_chw(1, 4, 4), "conv2d filters=2 kernel=3 padding=full",
+                       SN_ERR_CONFIG, "key 'padding'", "'full'");
+  sn_conv_expect_error(sn_shape_chw(1, 4, 4), "conv2d filters=2 kernel=3 dilation=2", SN_ERR_CONFIG,
+                       "key 'dilation'", "not a known key");
   /* padding 1 makes the 5x5 kernel fit a 3x3 input */
   sn_net *net = sn_test_net(sn_shape_chw(1, 3, 3), "conv2d filters=1 kernel=5 padding=1", 1);
   if (net) CU_ASSERT_TRUE(sn_shape_equal(net->layers[0].out_shape, sn_shape_chw(1, 1, 1)));

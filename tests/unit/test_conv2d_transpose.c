@@ -1,119 +1,39 @@
 /* conv2d_transpose: GEMM + col2im against the naive reference, gradient checks,
  * exact upsampling values, output sizes and errors. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "reference_conv.h"
+#include "conv_check.h"
 #include "shardnet/checkpoint.h"
 #include "sn_test.h"
 
 /* The layer's keys and the sizes worked out by hand: output = (in - 1) * stride -
  * 2 * padding + kernel + output_padding, or in * stride for `same`. */
-typedef struct {
-  const char *keys;
-  int cin, h, w, cout, kh, kw, sh, sw, pt, pl, oh, ow, bias;
-} convt_case;
-
-static const convt_case cases[] = {
-    {"filters=4 kernel=3", 3, 4, 5, 4, 3, 3, 1, 1, 0, 0, 6, 7, 1},
-    {"filters=2 kernel=3 stride=2 padding=1 output_padding=1", 3, 4, 5, 2, 3, 3, 2, 2, 1, 1, 8, 10, 1},
-    {"filters=3 kernel=5 stride=3 padding=2", 5, 4, 5, 3, 5, 5, 3, 3, 2, 2, 10, 13, 1},
+static const sn_conv_case cases[] = {
+    {"filters=4 kernel=3", 3, 4, 5, 4, 3, 3, 1, 1, 0, 0, 6, 7, 0, 1},
+    {"filters=2 kernel=3 stride=2 padding=1 output_padding=1", 3, 4, 5, 2, 3, 3, 2, 2, 1, 1, 8, 10, 0, 1},
+    {"filters=3 kernel=5 stride=3 padding=2", 5, 4, 5, 3, 5, 5, 3, 3, 2, 2, 10, 13, 0, 1},
     /* same: rows need no padding, columns lose one at the end */
-    {"filters=3 kernel=2,3 stride=2 padding=same", 3, 4, 5, 3, 2, 3, 2, 2, 0, 0, 8, 10, 1},
+    {"filters=3 kernel=2,3 stride=2 padding=same", 3, 4, 5, 3, 2, 3, 2, 2, 0, 0, 8, 10, 0, 1},
     /* same, kernel 5 stride 2: 3 cropped, 1 before and 2 after */
-    {"filters=2 kernel=5 stride=2 padding=same", 3, 3, 4, 2, 5, 5, 2, 2, 1, 1, 6, 8, 1},
+    {"filters=2 kernel=5 stride=2 padding=same", 3, 3, 4, 2, 5, 5, 2, 2, 1, 1, 6, 8, 0, 1},
     /* same with kernel < stride: every other row and column only gets the bias */
-    {"filters=2 kernel=1 stride=2 padding=same", 3, 3, 4, 2, 1, 1, 2, 2, 0, 0, 6, 8, 1},
+    {"filters=2 kernel=1 stride=2 padding=same", 3, 3, 4, 2, 1, 1, 2, 2, 0, 0, 6, 8, 0, 1},
     /* 1x1 stride 1: the GEMM writes the output directly */
-    {"filters=4 kernel=1", 5, 4, 5, 4, 1, 1, 1, 1, 0, 0, 4, 5, 1},
-    {"filters=3 kernel=1 bias=false", 3, 5, 2, 3, 1, 1, 1, 1, 0, 0, 5, 2, 0},
-    {"filters=2 kernel=3 stride=3 bias=false", 3, 4, 5, 2, 3, 3, 3, 3, 0, 0, 12, 15, 0},
-    {"filters=3 kernel=2,3 stride=2,3 output_padding=1,2", 3, 4, 5, 3, 2, 3, 2, 3, 0, 0, 9, 17, 1},
-    {"filters=2 kernel=4 stride=2 padding=1", 5, 5, 3, 2, 4, 4, 2, 2, 1, 1, 10, 6, 1},
+    {"filters=4 kernel=1", 5, 4, 5, 4, 1, 1, 1, 1, 0, 0, 4, 5, 0, 1},
+    {"filters=3 kernel=1 bias=false", 3, 5, 2, 3, 1, 1, 1, 1, 0, 0, 5, 2, 0, 0},
+    {"filters=2 kernel=3 stride=3 bias=false", 3, 4, 5, 2, 3, 3, 3, 3, 0, 0, 12, 15, 0, 0},
+    {"filters=3 kernel=2,3 stride=2,3 output_padding=1,2", 3, 4, 5, 3, 2, 3, 2, 3, 0, 0, 9, 17, 0, 1},
+    {"filters=2 kernel=4 stride=2 padding=1", 5, 5, 3, 2, 4, 4, 2, 2, 1, 1, 10, 6, 0, 1},
     /* stride-1 same on a 1-pixel-wide input: most taps fall outside the output */
-    {"filters=2 kernel=3,5 padding=same", 2, 3, 1, 2, 3, 5, 1, 1, 1, 2, 3, 1, 1},
+    {"filters=2 kernel=3,5 padding=same", 2, 3, 1, 2, 3, 5, 1, 1, 1, 2, 3, 1, 0, 1},
 };
 
-static float *floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
-
-/* Forward through the net, then the layer's backward called directly on buffers
- * that already hold values, so that "adds into din and the gradients" is checked too. */
-static void check_case(const convt_case *k) {
-  enum { B = 3 };
-  char spec[160];
-  snprintf(spec, sizeof spec, "conv2d_transpose %s", k->keys);
-  sn_net *net = sn_test_net(sn_shape_chw(k->cin, k->h, k->w), spec, B);
-  if (!net) return;
-  sn_layer *l = &net->layers[0];
-  const sn_shape want = sn_shape_chw(k->cout, k->oh, k->ow);
-  if (!sn_shape_equal(l->out_shape, want)) {
-    char got[48], exp[48], msg[256];
-    snprintf(msg, sizeof msg, "%s: output %s, expected %s", k->keys,
-             sn_shape_format(l->out_shape, got, sizeof got), sn_shape_format(want, exp, sizeof exp));
-    CU_FAIL(msg);
-    sn_net_destroy(net);
-    return;
-  }
-  CU_ASSERT_EQUAL(l->n_params, k->bias ? 2 : 1);
-  CU_ASSERT_EQUAL(l->params[0].dims[0], k->cin);  /* (cin, cout, kh, kw) */
-  CU_ASSERT_EQUAL(l->params[0].dims[1], k->cout);
-  const sn_ref_conv p = {B, k->cin, k->h, k->w, k->cout, k->kh, k->kw, k->sh, k->sw,
-                         k->pt, k->pl, k->oh, k->ow, 0};
-  const size_t nx = (size_t)B * k->cin * k->h * k->w, ny = (size_t)B * k->cout * k->oh * k->ow;
-  const size_t nk = (size_t)k->cout * k->cin * k->kh * k->kw;
-  float *kernel = l->params[0].data, *bias = k->bias ? l->params[1].data : NULL;
-  sn_test_fill(kernel, nk, 51, -1.0f, 1.0f);
-  if (bias) sn_test_fill(bias, (size_t)k->cout, 52, -1.0f, 1.0f);
-  float *x = floats(nx), *dout = floats(ny), *want_y = floats(ny);
-  float *din = floats(nx), *want_dx = floats(nx), *want_dk = floats(nk), *want_db = floats(k->cout);
-  float *base_x = floats(nx), *base_k = floats(nk), *base_b = floats(k->cout);
-  sn_test_fill(x, nx, 53, -1.0f, 1.0f);
-  sn_test_fill(dout, ny, 54, -1.0f, 1.0f);
-
-  sn_pass pass = {.training = 1};
-  sn_net_forward(net, x, B, &pass);
-  sn_ref_conv2d_transpose_forward(&p, x, kernel, bias, want_y);
-  char what[200];
-  snprintf(what, sizeof what, "%s: forward", k->keys);
-  SN_ASSERT_CLOSE(sn_net_output(net), want_y, ny, 1e-4, 1e-4, what);
-
-  sn_test_fill(base_x, nx, 55, -1.0f, 1.0f);
-  sn_test_fill(base_k, nk, 56, -1.0f, 1.0f);
-  sn_test_fill(base_b, (size_t)k->cout, 57, -1.0f, 1.0f);
-  memcpy(din, base_x, nx * sizeof *din);
-  memcpy(l->params[0].grad, base_k, nk * sizeof(float));
-  if (bias) memcpy(l->params[1].grad, base_b, (size_t)k->cout * sizeof(float));
-  sn_bwd b = {.batch = B, .out = net->acts[0], .dout = dout, .work = net->work};
-  b.in[0] = x;
-  b.din[0] = din;
-  l->ops->backward(l, &b);
-  sn_ref_conv2d_transpose_backward(&p, x, kernel, dout, want_dx, want_dk, bias ? want_db : NULL);
-  for (size_t i = 0; i < nx; i++) want_dx[i] += base_x[i];
-  for (size_t i = 0; i < nk; i++) want_dk[i] += base_k[i];
-  for (int i = 0; i < k->cout; i++) want_db[i] += base_b[i];
-  snprintf(what, sizeof what, "%s: d input", k->keys);
-  SN_ASSERT_CLOSE(din, want_dx, nx, 1e-4, 1e-4, what);
-  snprintf(what, sizeof what, "%s: d kernel", k->keys);
-  SN_ASSERT_CLOSE(l->params[0].grad, want_dk, nk, 1e-4, 1e-4, what);
-  if (bias) {
-    snprintf(what, sizeof what, "%s: d bias", k->keys);
-    SN_ASSERT_CLOSE(l->params[1].grad, want_db, (size_t)k->cout, 1e-4, 1e-4, what);
-  }
-
-  b.din[0] = NULL;
-  l->ops->backward(l, &b);
-  for (size_t i = 0; i < nk; i++) want_dk[i] = 2.0f * want_dk[i] - base_k[i];
-  snprintf(what, sizeof what, "%s: d kernel without d input", k->keys);
-  SN_ASSERT_CLOSE(l->params[0].grad, want_dk, nk, 1e-4, 1e-4, what);
-
-  free(x), free(dout), free(want_y), free(din), free(want_dx), free(want_dk), free(want_db);
-  free(base_x), free(base_k), free(base_b);
-  sn_net_destroy(net);
-}
+static const sn_conv_layer conv2d_transpose = {
+    "conv2d_transpose", sn_ref_conv2d_transpose_forward, sn_ref_conv2d_transpose_backward, 51, 1};
 
 static void test_convt_matches_reference(void) {
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    sn_conv_check_case(&conv2d_transpose, &cases[i]);
 }
 
 static void test_convt_gradients(void) {
@@ -124,25 +44,7 @@ static void test_convt_gradients(void) {
       "conv2d_transpose filters=2 kernel=4 stride=2 padding=same bias=false activation=tanh",
       "conv2d filters=3 kernel=3 stride=2 activation=tanh; conv2d_transpose filters=2 kernel=3 stride=2",
   };
-  for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
-    sn_net *net = sn_test_net(sn_shape_chw(2, 4, 5), models[i], 2);
-    if (!net) continue;
-    sn_test_gradcheck(net, 2, 1, 1e-2, 1e-2, 200);
-    sn_net_destroy(net);
-  }
-}
-
-/* Output of a bias-free single-layer net with the given kernel, for one sample. */
-static const float *convt_once(sn_net **net, sn_shape in, const char *keys, const float *kernel,
-                               const float *x) {
-  char spec[160];
-  snprintf(spec, sizeof spec, "conv2d_transpose bias=false %s", keys);
-  *net = sn_test_net(in, spec, 1);
-  if (!*net) return NULL;
-  memcpy((*net)->layers[0].params[0].data, kernel, (*net)->layers[0].params[0].count * sizeof(float));
-  sn_pass pass = {0};
-  sn_net_forward(*net, x, 1, &pass);
-  return sn_net_output(*net);
+  sn_conv_gradcheck_models(sn_shape_chw(2, 4, 5), models, sizeof models / sizeof *models);
 }
 
 static void test_convt_pointwise_upsample(void) {
@@ -157,7 +59,8 @@ static void test_convt_pointwise_upsample(void) {
                         "filters=1 kernel=1 stride=2 output_padding=1"};
   for (int i = 0; i < 2; i++) {
     sn_net *net;
-    const float *y = convt_once(&net, sn_shape_chw(1, 2, 3), keys[i], &one, x);
+    const float *y =
+        sn_conv_once(&net, "conv2d_transpose", sn_shape_chw(1, 2, 3), keys[i], &one, x);
     if (!y) continue;
     CU_ASSERT_TRUE(sn_shape_equal(net->layers[0].out_shape, sn_shape_chw(1, 4, 6)));
     SN_ASSERT_CLOSE(y, want, 24, 0, 0, keys[i]);
@@ -174,14 +77,16 @@ static void test_convt_values(void) {
                           3, 30, 4, 40,
                           300, 3000, 400, 4000};
   sn_net *net;
-  const float *y = convt_once(&net, sn_shape_chw(1, 2, 2), "filters=1 kernel=2 stride=2", kernel, x);
+  const float *y = sn_conv_once(&net, "conv2d_transpose", sn_shape_chw(1, 2, 2),
+                                "filters=1 kernel=2 stride=2", kernel, x);
   if (y) SN_ASSERT_CLOSE(y, want, 16, 0, 0, "kernel stamps");
   sn_net_destroy(net);
   /* with stride 1 the stamps overlap and add: the centre gets all four */
   const float want1[9] = {1, 12, 20,
                           103, 1234, 2040,
                           300, 3400, 4000};
-  y = convt_once(&net, sn_shape_chw(1, 2, 2), "filters=1 kernel=2", kernel, x);
+  y = sn_conv_once(&net, "conv2d_transpose", sn_shape_chw(1, 2, 2), "filters=1 kernel=2",
+                   kernel, x);
   if (y) SN_ASSERT_CLOSE(y, want1, 9, 0, 0, "overlapping stamps");
   sn_net_destroy(net);
 }
@@ -207,36 +112,23 @@ static void test_convt_output_sizes(void) {
   }
 }
 
-static void expect_error(sn_shape in, const char *layers, sn_status status, const char *text1,
-                         const char *text2) {
-  sn_model_spec spec;
-  sn_net *net = NULL;
-  CU_ASSERT_EQUAL_FATAL(sn_test_spec(in, layers, SN_LOSS_MSE, &spec), SN_OK);
-  CU_ASSERT_EQUAL(sn_net_create(&spec, &net), status);
-  CU_ASSERT_PTR_NULL(net);
-  if (!strstr(sn_last_error(), text1) || (text2 && !strstr(sn_last_error(), text2)))
-    fprintf(stderr, "\n  unexpected message: %s\n", sn_last_error());
-  CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), text1));
-  if (text2) CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), text2));
-  sn_net_destroy(net);
-  sn_model_spec_clear(&spec);
-}
-
 static void test_convt_errors(void) {
   const sn_shape in = sn_shape_chw(2, 4, 4);
-  expect_error(in, "conv2d_transpose filters=2 kernel=3 stride=2 output_padding=2", SN_ERR_CONFIG,
-               "key 'output_padding'", "smaller than the stride (2), got 2");
-  expect_error(in, "conv2d_transpose filters=2 kernel=3 output_padding=1", SN_ERR_CONFIG,
-               "key 'output_padding'", "smaller than the stride (1)");
-  expect_error(in, "conv2d_transpose filters=2 kernel=3 stride=2 padding=same output_padding=1",
-               SN_ERR_CONFIG, "key 'output_padding'", "padding: same");
-  expect_error(in, "conv2d_transpose filters=2 kernel=3 padding=1,2", SN_ERR_CONFIG,
-               "key 'padding'", NULL);
-  expect_error(sn_shape_chw(1, 1, 1), "conv2d_transpose filters=2 kernel=1 padding=1",
-               SN_ERR_SHAPE, "leaves no output", NULL);
-  expect_error(in, "flatten; conv2d_transpose filters=2 kernel=3", SN_ERR_SHAPE, "3-D", "gets 32");
-  expect_error(in, "conv2d_transpose filters=2 kernel=3 flip=true", SN_ERR_CONFIG, "key 'flip'",
-               "not a known key");
+  sn_conv_expect_error(in, "conv2d_transpose filters=2 kernel=3 stride=2 output_padding=2",
+                       SN_ERR_CONFIG, "key 'output_padding'", "smaller than the stride (2), got 2");
+  sn_conv_expect_error(in, "conv2d_transpose filters=2 kernel=3 output_padding=1", SN_ERR_CONFIG,
+                       "key 'output_padding'", "smaller than the stride (1)");
+  sn_conv_expect_error(in,
+                       "conv2d_transpose filters=2 kernel=3 stride=2 padding=same output_padding=1",
+                       SN_ERR_CONFIG, "key 'output_padding'", "padding: same");
+  sn_conv_expect_error(in, "conv2d_transpose filters=2 kernel=3 padding=1,2", SN_ERR_CONFIG,
+                       "key 'padding'", NULL);
+  sn_conv_expect_error(sn_shape_chw(1, 1, 1), "conv2d_transpose filters=2 kernel=1 padding=1",
+                       SN_ERR_SHAPE, "leaves no output", NULL);
+  sn_conv_expect_error(in, "flatten; conv2d_transpose filters=2 kernel=3", SN_ERR_SHAPE, "3-D",
+                       "gets 32");
+  sn_conv_expect_error(in, "conv2d_transpose filters=2 kernel=3 flip=true", SN_ERR_CONFIG,
+                       "key 'flip'", "not a known key");
 }
 
 static void test_convt_summary_numbers(void) {
