@@ -81,24 +81,7 @@ static sn_status create_sets(hid_t loc, const sn_net *net, const record *r, hid_
 
 /* Collective: this rank writes rows [row, row + m) of set from data (m may be 0). */
 static sn_status write_rows(hid_t set, const char *name, size_t row, size_t m, size_t per_row, const float *data) {
-  hid_t fspace = H5Dget_space(set);
-  hsize_t start[4] = {row, 0, 0, 0}, count[4];
-  H5Sget_simple_extent_dims(fspace, count, NULL);
-  count[0] = m;
-  hsize_t mdims[1] = {m * per_row};
-  hid_t mspace = H5Screate_simple(1, mdims, NULL);
-  if (m > 0) {
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-  } else {
-    H5Sselect_none(fspace);
-    H5Sselect_none(mspace);
-  }
-  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  herr_t err = H5Dwrite(set, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, data);
-  H5Pclose(dxpl);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
+  herr_t err = sn_h5_rows(set, H5T_NATIVE_FLOAT, row, m, per_row, 1, 1, (void *)data);
   return err < 0 ? sn_fail(SN_ERR_IO, "cannot write rows %zu..%zu of '%s'", row, row + m, name) : SN_OK;
 }
 

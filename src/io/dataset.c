@@ -21,28 +21,8 @@ static sn_status read_rows(sn_dist *d, const char *path, hid_t dset, hid_t mem, 
                            size_t elem_bytes, void *buf) {
   int rank = d ? sn_dist_rank(d) : 0, size = d ? sn_dist_size(d) : 1;
   size_t lo = n * (size_t)rank / (size_t)size, hi = n * (size_t)(rank + 1) / (size_t)size;
-  hid_t fspace = H5Dget_space(dset);
-  int ndims = H5Sget_simple_extent_ndims(fspace);
-  hsize_t start[8] = {0}, count[8];
-  H5Sget_simple_extent_dims(fspace, count, NULL);
-  start[0] = lo;
-  count[0] = hi - lo;
-  hsize_t mdims[1] = {(hsize_t)((hi - lo) * row_elems)};
-  hid_t mspace = H5Screate_simple(1, mdims, NULL);
-  if (hi > lo) {
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-  } else {
-    H5Sselect_none(fspace);
-    H5Sselect_none(mspace);
-  }
-  (void)ndims;
-  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  if (d) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   char *dst = (char *)buf + lo * row_elems * elem_bytes;
-  herr_t err = H5Dread(dset, mem, mspace, fspace, dxpl, dst);
-  H5Pclose(dxpl);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
+  herr_t err = sn_h5_rows(dset, mem, lo, hi - lo, row_elems, 0, d != NULL, dst);
   char name[64] = "";
   H5Iget_name(dset, name, sizeof name);
   sn_status st = agree(d, err < 0 ? sn_fail(SN_ERR_IO, "%s: cannot read %s rows %zu to %zu on rank %d (corrupt or unreadable data)",

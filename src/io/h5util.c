@@ -167,6 +167,31 @@ sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, i
   return SN_OK;
 }
 
+herr_t sn_h5_rows(hid_t set, hid_t mem, size_t row, size_t m, size_t per_row, int write, int collective,
+                  void *buf) {
+  hid_t fspace = H5Dget_space(set);
+  hsize_t start[8] = {0}, count[8] = {0};
+  H5Sget_simple_extent_dims(fspace, count, NULL);
+  start[0] = row;
+  count[0] = m;
+  hsize_t mdims[1] = {(hsize_t)(m * per_row)};
+  hid_t mspace = H5Screate_simple(1, mdims, NULL);
+  if (m > 0) {
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+  } else {
+    /* a rank with nothing to move still takes part in a collective transfer */
+    H5Sselect_none(fspace);
+    H5Sselect_none(mspace);
+  }
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (collective) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  herr_t err = write ? H5Dwrite(set, mem, mspace, fspace, dxpl, buf) : H5Dread(set, mem, mspace, fspace, dxpl, buf);
+  H5Pclose(dxpl);
+  H5Sclose(mspace);
+  H5Sclose(fspace);
+  return err;
+}
+
 sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected) {
   char format[64];
   SN_TRY(sn_h5_read_string_attr(file, "format", format, sizeof format, 0));

@@ -27,6 +27,13 @@ sn_status sn_h5_write_strings_attr(hid_t obj, const char *name, const char *cons
  * strings, *n their count (0 and SN_OK when absent). */
 sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, int *n);
 
+/* Reads (write = 0) or writes rows [row, row + m) of dataset set (every dimension
+ * after the first whole, per_row elements a row) from or into buf, in memory type
+ * mem; m may be 0. With collective, a collective MPI-IO transfer: every rank of the
+ * file's communicator must call it. Returns the HDF5 status. */
+herr_t sn_h5_rows(hid_t set, hid_t mem, size_t row, size_t m, size_t per_row, int write, int collective,
+                  void *buf);
+
 /* Checks the root attribute `format` is expected (a missing one is accepted). */
 sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected);
 

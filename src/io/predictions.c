@@ -12,21 +12,8 @@ static sn_status write_slice(hid_t file, const char *name, hid_t file_type, hid_
   int nd = dim > 0 ? 2 : 1;
   hid_t fspace = H5Screate_simple(nd, dims, NULL);
   hid_t dset = H5Dcreate2(file, name, file_type, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t start[2] = {p->first, 0}, count[2] = {p->local, (hsize_t)dim};
-  hsize_t mdims[1] = {p->local * (hsize_t)(dim > 0 ? dim : 1)};
-  hid_t mspace = H5Screate_simple(1, mdims, NULL);
-  if (p->local > 0) {
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-  } else {
-    H5Sselect_none(fspace);
-    H5Sselect_none(mspace);
-  }
-  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-  herr_t err = dset < 0 ? -1 : H5Dwrite(dset, mem_type, mspace, fspace, dxpl, data);
-  H5Pclose(dxpl);
-  H5Sclose(mspace);
   H5Sclose(fspace);
+  herr_t err = dset < 0 ? -1 : sn_h5_rows(dset, mem_type, p->first, p->local, dim > 0 ? (size_t)dim : 1, 1, 1, (void *)data);
   if (dset >= 0) H5Dclose(dset);
   return err < 0 ? sn_fail(SN_ERR_IO, "cannot write /%s", name) : SN_OK;
 }
