@@ -126,58 +126,46 @@ static void conv2d_forward(sn_layer *l, const sn_fwd *f) {
   }
 }
 
-static void conv2d_backward(sn_layer *l, const sn_bwd *b) {
+/* One sample: dW += dpre . col^T, din += col2im(W^T . dpre). */
+static void conv2d_sample_backward(const sn_layer *l, const sn_bwd *b, int s, const float *dpre, float *col,
+                                   sn_conv_grad_slot *gs) {
   const conv_cfg *c = l->impl;
   const sn_conv_geom *g = &c->g;
   const int k = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), cout = c->filters;
-  const size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)cout * n;
-  const float *w = l->params[0].data;
-  const int team = sn_conv_team(c->threads, b->batch);
-  const size_t slot = slot_floats(c), part = partial_floats(c);
-  float *parts = b->work + (size_t)team * slot;
-#pragma omp parallel num_threads(team)
-  {
-    const int t = omp_get_thread_num();
-    float *col = b->work + (size_t)t * slot;
-    float *dpre_buf = col + (c->direct ? 0 : (size_t)k * n);
-    sn_conv_grad_slot gs = sn_conv_grad_slot_of(t, l, parts, part, (size_t)cout * k, cout);
-    float *dw = gs.dw, *db = gs.db;
-    float dw_beta = gs.dw_beta;
-    int lo, hi;
-    sn_conv_share(b->batch, team, t, &lo, &hi);
-    for (int s = lo; s < hi; s++) {
-      const float *x = b->in[0] + (size_t)s * in_size;
-      const float *dpre = sn_conv_preact_grad(c->act, b->out + (size_t)s * out_size, b->dout + (size_t)s * out_size,
-                                              dpre_buf, out_size);
-      const float *xcol = x;
-      if (!c->direct) {
-        sn_im2col(g, x, col, n);
-        xcol = col;
-      }
-      // dW [cout, cin*kh*kw] += dpre [cout, oh*ow] x col^T [oh*ow, cin*kh*kw]
-      sn_gemm(0, 1, cout, k, n, 1.0f, dpre, n, xcol, n, dw_beta, dw, k);
-      dw_beta = 1.0f;
-      if (db) sn_conv_bias_grad(db, dpre, cout, n);
-      float *din = b->din[0];
-      if (!din) continue;
-      din += (size_t)s * in_size;
-      if (c->direct) {
-        // din [cin, h*w] += W^T [cin, cout] x dpre [cout, h*w]
-        sn_gemm(1, 0, k, n, cout, 1.0f, w, k, dpre, n, 1.0f, din, n);
-      } else {
-        // dcol [cin*kh*kw, oh*ow] = W^T x dpre, reusing the column slice
-        sn_gemm(1, 0, k, n, cout, 1.0f, w, k, dpre, n, 0.0f, col, n);
-        sn_col2im_add(g, col, n, din);
-      }
-    }
-    if (team > 1) {
-#pragma omp barrier
-      sn_conv_reduce(l->params[0].grad, parts, part, team - 1, (size_t)cout * k, t, team);
-      if (c->use_bias)
-        sn_conv_reduce(l->params[1].grad, parts + (size_t)cout * k, part, team - 1, (size_t)cout,
-                       t, team);
-    }
+  const size_t in_size = (size_t)g->c * g->h * g->w;
+  const float *w = l->params[0].data, *x = b->in[0] + (size_t)s * in_size, *xcol = x;
+  if (!c->direct) {
+    sn_im2col(g, x, col, n);
+    xcol = col;
   }
+  // dW [cout, cin*kh*kw] += dpre [cout, oh*ow] x col^T [oh*ow, cin*kh*kw]
+  sn_gemm(0, 1, cout, k, n, 1.0f, dpre, n, xcol, n, gs->dw_beta, gs->dw, k);
+  gs->dw_beta = 1.0f;
+  if (!b->din[0]) return;
+  float *din = b->din[0] + (size_t)s * in_size;
+  if (c->direct) {
+    // din [cin, h*w] += W^T [cin, cout] x dpre [cout, h*w]
+    sn_gemm(1, 0, k, n, cout, 1.0f, w, k, dpre, n, 1.0f, din, n);
+  } else {
+    // dcol [cin*kh*kw, oh*ow] = W^T x dpre, reusing the column slice
+    sn_gemm(1, 0, k, n, cout, 1.0f, w, k, dpre, n, 0.0f, col, n);
+    sn_col2im_add(g, col, n, din);
+  }
+}
+
+static void conv2d_backward(sn_layer *l, const sn_bwd *b) {
+  const conv_cfg *c = l->impl;
+  const int k = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
+  const sn_conv_backward_plan plan = {.team = sn_conv_team(c->threads, b->batch),
+                                      .slot = slot_floats(c),
+                                      .dpre_at = c->direct ? 0 : (size_t)k * n,
+                                      .part = partial_floats(c),
+                                      .w_count = (size_t)c->filters * k,
+                                      .cout = c->filters,
+                                      .out_size = (size_t)c->filters * n,
+                                      .act = c->act,
+                                      .per_sample = conv2d_sample_backward};
+  sn_conv_backward(l, b, &plan);
 }
 
 static double conv2d_flops(const sn_layer *l) {

@@ -147,52 +147,40 @@ static void convt_forward(sn_layer *l, const sn_fwd *f) {
   }
 }
 
-static void convt_backward(sn_layer *l, const sn_bwd *b) {
+/* One sample: the gradient of a col2im is an im2col, so dcol = im2col(dpre), then
+ * dW += x . dcol^T and din += W . dcol. */
+static void convt_sample_backward(const sn_layer *l, const sn_bwd *b, int s, const float *dpre, float *col,
+                                  sn_conv_grad_slot *gs) {
   const convt_cfg *c = l->impl;
   const sn_conv_geom *g = &c->g;
-  const int cin = l->in_shape[0].d[0], cout = c->filters;
-  const int kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), on = g->h * g->w;
-  const size_t in_size = (size_t)cin * n, out_size = (size_t)cout * on;
-  const float *w = l->params[0].data;
-  const int team = sn_conv_team(c->threads, b->batch);
-  const size_t slot = slot_floats(c), part = partial_floats(c, cin);
-  float *parts = b->work + (size_t)team * slot;
-#pragma omp parallel num_threads(team)
-  {
-    const int t = omp_get_thread_num();
-    float *col = b->work + (size_t)t * slot;
-    float *dpre_buf = col + (c->direct ? 0 : (size_t)kc * n);
-    sn_conv_grad_slot gs = sn_conv_grad_slot_of(t, l, parts, part, (size_t)cin * kc, cout);
-    float *dw = gs.dw, *db = gs.db;
-    float dw_beta = gs.dw_beta;
-    int lo, hi;
-    sn_conv_share(b->batch, team, t, &lo, &hi);
-    for (int s = lo; s < hi; s++) {
-      const float *x = b->in[0] + (size_t)s * in_size;
-      const float *dpre = sn_conv_preact_grad(c->act, b->out + (size_t)s * out_size, b->dout + (size_t)s * out_size,
-                                              dpre_buf, out_size);
-      /* the gradient of a col2im is an im2col */
-      const float *dcol = dpre;
-      if (!c->direct) {
-        sn_im2col(g, dpre, col, n);
-        dcol = col;
-      }
-      // dW [cin, cout*kh*kw] += x [cin, h*w] x dcol^T [h*w, cout*kh*kw]
-      sn_gemm(0, 1, cin, kc, n, 1.0f, x, n, dcol, n, dw_beta, dw, kc);
-      dw_beta = 1.0f;
-      if (db) sn_conv_bias_grad(db, dpre, cout, on);
-      // din [cin, h*w] += W [cin, cout*kh*kw] x dcol [cout*kh*kw, h*w]
-      if (b->din[0])
-        sn_gemm(0, 0, cin, n, kc, 1.0f, w, kc, dcol, n, 1.0f, b->din[0] + (size_t)s * in_size, n);
-    }
-    if (team > 1) {
-#pragma omp barrier
-      sn_conv_reduce(l->params[0].grad, parts, part, team - 1, (size_t)cin * kc, t, team);
-      if (c->use_bias)
-        sn_conv_reduce(l->params[1].grad, parts + (size_t)cin * kc, part, team - 1, (size_t)cout,
-                       t, team);
-    }
+  const int cin = l->in_shape[0].d[0], kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g);
+  const size_t in_size = (size_t)cin * n;
+  const float *x = b->in[0] + (size_t)s * in_size, *dcol = dpre;
+  if (!c->direct) {
+    sn_im2col(g, dpre, col, n);
+    dcol = col;
   }
+  // dW [cin, cout*kh*kw] += x [cin, h*w] x dcol^T [h*w, cout*kh*kw]
+  sn_gemm(0, 1, cin, kc, n, 1.0f, x, n, dcol, n, gs->dw_beta, gs->dw, kc);
+  gs->dw_beta = 1.0f;
+  // din [cin, h*w] += W [cin, cout*kh*kw] x dcol [cout*kh*kw, h*w]
+  if (b->din[0])
+    sn_gemm(0, 0, cin, n, kc, 1.0f, l->params[0].data, kc, dcol, n, 1.0f, b->din[0] + (size_t)s * in_size, n);
+}
+
+static void convt_backward(sn_layer *l, const sn_bwd *b) {
+  const convt_cfg *c = l->impl;
+  const int cin = l->in_shape[0].d[0], kc = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
+  const sn_conv_backward_plan plan = {.team = sn_conv_team(c->threads, b->batch),
+                                      .slot = slot_floats(c),
+                                      .dpre_at = c->direct ? 0 : (size_t)kc * n,
+                                      .part = partial_floats(c, cin),
+                                      .w_count = (size_t)cin * kc,
+                                      .cout = c->filters,
+                                      .out_size = (size_t)c->filters * c->g.h * c->g.w,
+                                      .act = c->act,
+                                      .per_sample = convt_sample_backward};
+  sn_conv_backward(l, b, &plan);
 }
 
 static double convt_flops(const sn_layer *l) {

@@ -186,3 +186,37 @@ void sn_conv_reduce(float *dst, const float *parts, size_t stride, int n_parts, 
     for (size_t e = lo; e < hi; e++) dst[e] += part[e];
   }
 }
+
+void sn_conv_backward(sn_layer *l, const sn_bwd *b, const sn_conv_backward_plan *p) {
+  const int team = p->team, has_bias = l->n_params > 1;
+  float *parts = b->work + (size_t)team * p->slot;
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num();
+    float *col = b->work + (size_t)t * p->slot, *dpre_buf = col + p->dpre_at;
+    sn_conv_grad_slot g;
+    g.dw = t == 0 ? l->params[0].grad : parts + (size_t)(t - 1) * p->part;
+    g.db = !has_bias ? NULL : t == 0 ? l->params[1].grad : g.dw + p->w_count;
+    if (t > 0 && g.db) memset(g.db, 0, (size_t)p->cout * sizeof(float));
+    g.dw_beta = t == 0 ? 1.0f : 0.0f;
+    int lo, hi;
+    sn_conv_share(b->batch, team, t, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
+      const float *dpre = b->dout + (size_t)s * p->out_size;
+      if (p->act.kind != SN_ACT_NONE) {
+        /* dout is read-only: the gradient through the activation goes to scratch */
+        memcpy(dpre_buf, dpre, p->out_size * sizeof(float));
+        sn_activation_backward_inplace(p->act, b->out + (size_t)s * p->out_size, dpre_buf, p->out_size);
+        dpre = dpre_buf;
+      }
+      if (g.db) sn_conv_bias_grad(g.db, dpre, p->cout, (int)(p->out_size / (size_t)p->cout));
+      p->per_sample(l, b, s, dpre, col, &g);
+    }
+    if (team > 1) {
+#pragma omp barrier
+      sn_conv_reduce(l->params[0].grad, parts, p->part, team - 1, p->w_count, t, team);
+      if (has_bias)
+        sn_conv_reduce(l->params[1].grad, parts + p->w_count, p->part, team - 1, (size_t)p->cout, t, team);
+    }
+  }
+}

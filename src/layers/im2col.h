@@ -64,35 +64,36 @@ void sn_conv_bias_grad(float *db, const float *dy, int rows, int n);
 void sn_conv_reduce(float *dst, const float *parts, size_t stride, int n_parts, size_t n, int t,
                     int team);
 
-/* Where thread t of a backward pass accumulates its weight and bias gradients:
- * thread 0 straight into the arena (adding), the others into their own partial
- * sums (overwriting first), which sn_conv_reduce adds in thread order later. */
+/* Where one thread of a backward pass accumulates weight and bias gradients: thread
+ * 0 straight into the arena, the others into their own partial sums. */
 typedef struct {
   float *dw, *db;   /* db is NULL without a bias */
-  float dw_beta;    /* for the first GEMM into dw: 1 adds, 0 overwrites */
+  float dw_beta;    /* for the next GEMM into dw: 1 adds, 0 overwrites (first partial) */
 } sn_conv_grad_slot;
 
-static inline sn_conv_grad_slot sn_conv_grad_slot_of(int t, sn_layer *l, float *parts, size_t part,
-                                                     size_t w_count, int bias_count) {
-  sn_conv_grad_slot s;
-  const int has_bias = l->n_params > 1;
-  s.dw = t == 0 ? l->params[0].grad : parts + (size_t)(t - 1) * part;
-  s.db = !has_bias ? NULL : t == 0 ? l->params[1].grad : s.dw + w_count;
-  if (t > 0 && s.db)
-    for (int i = 0; i < bias_count; i++) s.db[i] = 0.0f;
-  s.dw_beta = t == 0 ? 1.0f : 0.0f;
-  return s;
-}
+/* One sample's share of a convolution backward: weight gradient into g->dw (GEMM
+ * with beta g->dw_beta, then set g->dw_beta = 1) and the input gradient, from dpre,
+ * the gradient at the sample's pre-activation. col is the thread's scratch. */
+typedef void (*sn_conv_sample_backward)(const sn_layer *l, const sn_bwd *b, int s, const float *dpre, float *col,
+                                        sn_conv_grad_slot *g);
 
-/* The gradient at one sample's pre-activation: dout itself without an activation,
- * else dout * act'(out) written to scratch (dout is read-only). */
-static inline const float *sn_conv_preact_grad(sn_activation act, const float *out, const float *dout,
-                                               float *scratch, size_t n) {
-  if (act.kind == SN_ACT_NONE) return dout;
-  for (size_t i = 0; i < n; i++) scratch[i] = dout[i];
-  sn_activation_backward_inplace(act, out, scratch, n);
-  return scratch;
-}
+typedef struct {
+  int team;             /* threads (sn_conv_team) */
+  size_t slot;          /* per-thread scratch floats; dpre goes at offset dpre_at */
+  size_t dpre_at;
+  size_t part;          /* floats of one thread's partial gradients */
+  size_t w_count;       /* kernel floats */
+  int cout;             /* output channels (bias entries) */
+  size_t out_size;      /* output floats of one sample */
+  sn_activation act;    /* fused activation to differentiate first */
+  sn_conv_sample_backward per_sample;
+} sn_conv_backward_plan;
+
+/* The backward pass both convolution layers share: samples split over the team,
+ * the fused activation's gradient, the bias gradient, per_sample for the rest, and
+ * the partial weight and bias gradients added in thread order (deterministic, no
+ * atomics). The thread partials live in b->work after the team's slots. */
+void sn_conv_backward(sn_layer *l, const sn_bwd *b, const sn_conv_backward_plan *p);
 
 /* Samples [*lo, *hi) of thread t of a team of `team` for a batch: contiguous,
  * sizes differing by at most one, the same every call (this is what makes the
