@@ -31,6 +31,7 @@ typedef struct {
   int base_batch_size;          /* for scale_lr, default 256? see config.c */
   double bucket_mb;             /* gradient all-reduce bucket size, default 4 MB */
   int overlap;                  /* start buckets during backward, default true */
+  int shared_memory;            /* node-shared gradients and parameters, sharded optimizer; default true */
   sn_args *optimizer;           /* train.optimizer block (type, lr, ...), never NULL */
   sn_args *schedule;            /* train.schedule block (type, ...), never NULL */
 } sn_train_config;

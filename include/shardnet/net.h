@@ -66,6 +66,7 @@ typedef struct sn_net {
    * statistics live apart because nothing optimizes or reduces them. */
   size_t n_params, n_state;
   float *params, *grads, *state;
+  int borrowed_params, borrowed_grads;   /* bound with sn_net_bind_arenas: not ours to free */
   /* Per-batch buffers, sized by sn_net_reserve. */
   int max_batch;
   float **acts, **dacts, **aux;
@@ -81,6 +82,12 @@ typedef struct sn_net {
  * Fails with a message naming the config line and layer that cannot work. */
 sn_status sn_net_create(const sn_model_spec *spec, sn_net **out);
 void sn_net_destroy(sn_net *net);
+
+/* Moves the parameter and/or gradient arena (NULL keeps that one) to n_params floats
+ * the caller owns, such as memory shared by the ranks of a node: every tensor's views
+ * follow, the net's own arena is freed, and the net never frees the caller's. The
+ * contents are not copied. */
+void sn_net_bind_arenas(sn_net *net, float *params, float *grads);
 
 /* He/Xavier initialisation from the seed alone: identical on every rank. */
 void sn_net_init_params(sn_net *net, uint64_t seed);

@@ -33,6 +33,14 @@ void sn_optimizer_destroy(sn_optimizer *opt);
  * learning rate lr (the schedule's value; sn_optimizer_lr gives the base). */
 void sn_optimizer_step(sn_optimizer *opt, float *params, const float *grads, float lr);
 
+/* The same step in parts, for a rank that updates only its shard of the arenas:
+ * sn_optimizer_begin_step once (counts the step), then sn_optimizer_update on each
+ * range [offset, offset + count) of the arena. The moments outside those ranges are
+ * left as they were. */
+void sn_optimizer_begin_step(sn_optimizer *opt);
+void sn_optimizer_update(sn_optimizer *opt, float *params, const float *grads, float lr, size_t offset,
+                         size_t count);
+
 sn_optim_kind sn_optimizer_kind(const sn_optimizer *opt);
 double sn_optimizer_lr(const sn_optimizer *opt);
 

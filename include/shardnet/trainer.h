@@ -1,8 +1,9 @@
 /* The data-parallel training loop. Each step takes the next global batch of the
  * epoch's permutation (a function of seed and epoch), gives rank r of P the
  * contiguous slice [r*B/P, (r+1)*B/P) of it, sums losses and gradients over samples
- * divided by the global batch, all-reduces the gradients, and applies the same
- * optimizer step on every rank, so P ranks follow the trajectory of one. */
+ * divided by the global batch, reduces the gradients across ranks (grad_sync.h), and
+ * applies one optimizer step to the parameters, each rank updating its shard of them,
+ * so P ranks follow the trajectory of one. */
 #ifndef SHARDNET_TRAINER_H
 #define SHARDNET_TRAINER_H
 
@@ -55,7 +56,7 @@ typedef struct sn_trainer {
    * at the next step boundary; the ranks agree on it inside the step's reduction. */
   const volatile sig_atomic_t *stop_request;
   int stopped;                  /* the run ended early on a stop request */
-  sn_grad_sync *sync;           /* bucketed gradient all-reduce */
+  sn_grad_sync *sync;           /* bucketed gradient reduction, sharded update */
   sn_trace *trace;              /* --trace, or NULL */
   /* Totals since the start of this process, for the closing statistics. */
   double step_seconds, wait_seconds;

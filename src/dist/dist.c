@@ -25,12 +25,6 @@ sn_status sn_dist_mpi_fail(const sn_dist *d, int code, const char *call) {
   return sn_fail(SN_ERR_MPI, "%s failed on rank %d: %s", call, d ? d->rank : -1, text);
 }
 
-#define MPI_TRY(d, call)                                  \
-  do {                                                    \
-    int mpi_try_code_ = (call);                           \
-    if (mpi_try_code_ != MPI_SUCCESS) return sn_dist_mpi_fail((d), mpi_try_code_, #call); \
-  } while (0)
-
 sn_status sn_dist_init(int *argc, char ***argv, sn_dist **out) {
   sn_dist *d = calloc(1, sizeof *d);
   if (!d) return sn_fail(SN_ERR_NOMEM, "cannot allocate the MPI state");

@@ -10,4 +10,11 @@ MPI_Comm sn_dist_comm(const sn_dist *d);
 /* Turns a failed MPI call's code into an SN_ERR_MPI naming the call and the rank. */
 sn_status sn_dist_mpi_fail(const sn_dist *d, int code, const char *call);
 
+/* Returns the sn_dist_mpi_fail status of an MPI call that did not succeed. */
+#define MPI_TRY(d, call)                                                                  \
+  do {                                                                                    \
+    int mpi_try_code_ = (call);                                                           \
+    if (mpi_try_code_ != MPI_SUCCESS) return sn_dist_mpi_fail((d), mpi_try_code_, #call); \
+  } while (0)
+
 #endif

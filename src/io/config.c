@@ -255,6 +255,8 @@ static sn_status read_train(const sn_config_raw *raw, sn_train_config *t) {
   SN_TRY(sn_args_float(a, "bucket_mb", 4.0, 1e-3, 1e6, &t->bucket_mb));
   SN_TRY(pick(b, "overlap", &a));
   SN_TRY(sn_args_bool(a, "overlap", 1, &t->overlap));
+  SN_TRY(pick(b, "shared_memory", &a));
+  SN_TRY(sn_args_bool(a, "shared_memory", 1, &t->shared_memory));
   SN_TRY(check_unused(b));
   SN_TRY(merge(section(raw, SN_SEC_OPTIMIZER), NULL, &t->optimizer));
   return merge(section(raw, SN_SEC_SCHEDULE), NULL, &t->schedule);

@@ -202,6 +202,7 @@ static void train(writer *w, const sn_train_config *t) {
   format_double(t->bucket_mb, text, sizeof text);
   pair(w, "bucket_mb", text);
   pair(w, "overlap", t->overlap ? "true" : "false");
+  pair(w, "shared_memory", t->shared_memory ? "true" : "false");
   handed_over(w, "optimizer", t->optimizer);
   handed_over(w, "schedule", t->schedule);
   map_end(w);

@@ -155,10 +155,30 @@ void sn_net_destroy(sn_net *net) {
   free(net->layers);
   free(net->fwd_seconds);
   free(net->bwd_seconds);
-  sn_free(net->params);
-  sn_free(net->grads);
+  if (!net->borrowed_params) sn_free(net->params);
+  if (!net->borrowed_grads) sn_free(net->grads);
   sn_free(net->state);
   free(net);
+}
+
+void sn_net_bind_arenas(sn_net *net, float *params, float *grads) {
+  for (int i = 0; i < net->n_layers; i++)
+    for (int k = 0; k < net->layers[i].n_params; k++) {
+      sn_param *p = &net->layers[i].params[k];
+      if (!p->trainable) continue;
+      if (params) p->data = params + (p->data - net->params);
+      if (grads) p->grad = grads + (p->grad - net->grads);
+    }
+  if (params) {
+    if (!net->borrowed_params) sn_free(net->params);
+    net->params = params;
+    net->borrowed_params = 1;
+  }
+  if (grads) {
+    if (!net->borrowed_grads) sn_free(net->grads);
+    net->grads = grads;
+    net->borrowed_grads = 1;
+  }
 }
 
 sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {

@@ -93,9 +93,10 @@ void sn_optimizer_destroy(sn_optimizer *opt) {
   free(opt);
 }
 
+/* The step functions update elements [0, n) of arenas the caller has offset to the
+ * range being updated. */
 static void sgd_step(const sn_optimizer *o, float *restrict p, const float *restrict g,
-                     float *restrict buf, float lr) {
-  const ptrdiff_t n = (ptrdiff_t)o->n;
+                     float *restrict buf, float lr, ptrdiff_t n) {
   const float wd = (float)o->weight_decay, mu = (float)o->momentum;
   if (!buf) {
 #pragma omp parallel for simd schedule(static) if (parallel : n >= PARALLEL_MIN)
@@ -116,8 +117,7 @@ static void sgd_step(const sn_optimizer *o, float *restrict p, const float *rest
  * The loop vectorises only when the library is built with -fno-math-errno: otherwise
  * sqrtf keeps a scalar errno path (v is never negative, but the compiler cannot know). */
 static void adam_step(const sn_optimizer *o, float *restrict p, const float *restrict g,
-                      float *restrict m, float *restrict v, float lr) {
-  const ptrdiff_t n = (ptrdiff_t)o->n;
+                      float *restrict m, float *restrict v, float lr, ptrdiff_t n) {
   const double t = (double)o->steps;
   const double bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - pow(o->beta2, t);
   const int decoupled = o->kind == SN_OPT_ADAMW;
@@ -138,12 +138,22 @@ static void adam_step(const sn_optimizer *o, float *restrict p, const float *res
   }
 }
 
-void sn_optimizer_step(sn_optimizer *opt, float *params, const float *grads, float lr) {
-  opt->steps++;
+void sn_optimizer_begin_step(sn_optimizer *opt) { opt->steps++; }
+
+void sn_optimizer_update(sn_optimizer *opt, float *params, const float *grads, float lr, size_t offset,
+                         size_t count) {
+  SN_ASSERT(offset + count <= opt->n);
+  float *p = params + offset, *m = opt->moment[0] ? opt->moment[0] + offset : NULL;
+  const float *g = grads + offset;
   if (opt->kind == SN_OPT_SGD)
-    sgd_step(opt, params, grads, opt->moment[0], lr);
+    sgd_step(opt, p, g, m, lr, (ptrdiff_t)count);
   else
-    adam_step(opt, params, grads, opt->moment[0], opt->moment[1], lr);
+    adam_step(opt, p, g, m, opt->moment[1] + offset, lr, (ptrdiff_t)count);
+}
+
+void sn_optimizer_step(sn_optimizer *opt, float *params, const float *grads, float lr) {
+  sn_optimizer_begin_step(opt);
+  sn_optimizer_update(opt, params, grads, lr, 0, opt->n);
 }
 
 sn_optim_kind sn_optimizer_kind(const sn_optimizer *opt) { return opt->kind; }

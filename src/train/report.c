@@ -71,8 +71,12 @@ sn_status sn_report_open(sn_report *r, const sn_trainer *t) {
   const sn_config *c = t->cfg;
   const int ranks = sn_dist_size(t->dist);
   if (!t->quiet) {
-    printf("shardnet: %d rank%s x %d thread%s per rank | BLAS:%s\n", ranks, ranks == 1 ? "" : "s",
-           t->threads, t->threads == 1 ? "" : "s", sn_blas_name());
+    const int sharing = sn_grad_sync_node_ranks(t->sync);
+    printf("shardnet: %d rank%s x %d thread%s per rank", ranks, ranks == 1 ? "" : "s", t->threads,
+           t->threads == 1 ? "" : "s");
+    if (sharing > 1) printf(" | gradients summed in shared memory by %d ranks per node", sharing);
+    else if (ranks > 1) printf(" | gradients all-reduced through MPI");
+    printf(" | BLAS:%s\n", sn_blas_name());
     printf("shardnet: %s | %zu parameters | train %zu samples%s", c->path, t->net->n_params, t->train->n,
            t->test ? ", test " : "");
     if (t->test) printf("%zu samples", t->test->n);

@@ -58,6 +58,10 @@ sn_status sn_trainer_save(sn_trainer *t) {
   const sn_config *c = t->cfg;
   sn_status st = SN_OK;
   const double t0 = sn_now();
+  /* With a sharded optimizer, rank 0 holds only its shard of the moments: collect the rest. */
+  for (int m = 0; m < sn_optimizer_n_moments(t->opt) && st == SN_OK; m++)
+    st = sn_grad_sync_gather_shards(t->sync, sn_optimizer_moment(t->opt, m));
+  SN_TRY(sn_dist_agree(t->dist, st));
   if (sn_dist_rank(t->dist) == 0) {
     char name[64], path[SN_PATH_CAP + 80];
     snprintf(name, sizeof name, "ckpt-%08ld.h5", t->at.step);

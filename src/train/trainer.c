@@ -70,7 +70,8 @@ static sn_status allocate_buffers(sn_trainer *t) {
 static sn_status create_grad_sync(sn_trainer *t) {
   const sn_train_config *tc = &t->cfg->train;
   double mb = tc->bucket_mb > 0 ? tc->bucket_mb : 4.0;
-  return sn_grad_sync_create(t->dist, t->net, (size_t)(mb * 1048576.0), tc->overlap, &t->sync);
+  return sn_grad_sync_create(t->dist, t->net, (size_t)(mb * 1048576.0), tc->overlap, tc->shared_memory,
+                             &t->sync);
 }
 
 static sn_status setup(sn_trainer *t) {
@@ -167,6 +168,7 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
                   .hook_ctx = t->sync,
                   .on_layer = t->trace ? trace_layer : NULL,
                   .layer_ctx = t};
+  SN_TRY(sn_grad_sync_begin_step(t->sync));
   sn_net_zero_grad(net);
   sn_net_forward(net, t->x, n, &pass);
   const int dim = (int)sn_shape_size(sn_net_output_shape(net));
@@ -179,7 +181,6 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   sums[2] = t->stop_request && *t->stop_request ? 1.0 : 0.0;
   sn_net_backward(net, t->x, n, &pass);
   SN_TRY(sn_grad_sync_finish(t->sync));
-  t->wait_seconds += sn_grad_sync_waited(t->sync);
   SN_TRY(sn_dist_sum_doubles(t->dist, sums, 3));
   if (sums[2] > 0.0) t->stopped = 1;
   *loss = sums[0] / batch;
@@ -189,8 +190,15 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
     return sn_dist_common_failure(t->dist, sn_fail(SN_ERR_NUMERIC,
                    "the loss became %s at step %ld (epoch %d); training stopped (try a lower learning rate)",
                    isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1));
-  double lr = sn_schedule_lr(&t->schedule, t->at.step);
-  sn_optimizer_step(t->opt, net->params, net->grads, (float)lr);
+  /* Each rank updates its shard of the parameters (all of them without shared memory). */
+  const float lr = (float)sn_schedule_lr(&t->schedule, t->at.step);
+  const sn_arena_range *shard;
+  const int n_ranges = sn_grad_sync_shard(t->sync, &shard);
+  sn_optimizer_begin_step(t->opt);
+  for (int k = 0; k < n_ranges; k++)
+    sn_optimizer_update(t->opt, net->params, net->grads, lr, shard[k].offset, shard[k].count);
+  SN_TRY(sn_grad_sync_publish(t->sync));
+  t->wait_seconds += sn_grad_sync_waited(t->sync);
   t->step_seconds += sn_now() - t_start;
   t->timed_steps++;
   t->at.step++;

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Compares the weights of two shardnet checkpoints.
 
-usage: compare_ckpt.py A.h5 B.h5 TOLERANCE
-Prints the largest relative difference over all tensors of /model_weights, where a
+usage: compare_ckpt.py A.h5 B.h5 TOLERANCE [GROUP]
+Prints the largest relative difference over all tensors of /GROUP (model_weights by
+default; optimizer compares the moments), where a
 tensor's difference is max|a - b| / max|a| (so tiny entries are judged on the
 tensor's scale). Exits 1 when it exceeds TOLERANCE; TOLERANCE 0 demands bitwise
 equality.
@@ -13,16 +14,17 @@ import h5py
 import numpy as np
 
 
-def tensors(path):
+def tensors(path, group):
     out = {}
     with h5py.File(path, "r") as f:
-        f["model_weights"].visititems(
+        f[group].visititems(
             lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
     return out
 
 
 def main():
-    a, b, tol = tensors(sys.argv[1]), tensors(sys.argv[2]), float(sys.argv[3])
+    group = sys.argv[4] if len(sys.argv) > 4 else "model_weights"
+    a, b, tol = tensors(sys.argv[1], group), tensors(sys.argv[2], group), float(sys.argv[3])
     if a.keys() != b.keys():
         print(f"different tensors: {sorted(a.keys() ^ b.keys())}")
         return 1

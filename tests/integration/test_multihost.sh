@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ranks on two "hosts" over TCP: two network namespaces joined by a veth pair (netns_hosts.sh), mpirun in the first starting the second's rank through netns_agent.sh, one rank per host; 30 steps of the blobs model end within 1e-4 of the single-host 2-rank run.
+# Ranks on two "hosts" over TCP: two network namespaces joined by a veth pair (netns_hosts.sh), mpirun in the first starting the second's rank through netns_agent.sh, one rank per host; 30 steps of the blobs model end within 1e-4 of the single-host 2-rank run. Without delay, also two ranks per host (shared memory within a host, TCP between), against the single-host 4-rank run.
 # SN_MULTIHOST_DELAY_MS=N (test_multihost_netem.sh) first adds N ms of netem delay to
 # each end of the link; SN_NETNS_LINK=relay (test_multihost_relay.sh) makes it in
 # userspace instead. Exits 77, which ctest reports as skipped, when this machine
@@ -73,6 +73,34 @@ if expect_success "2 hosts x 1 rank over TCP (${delay} ms delay) trains $steps s
     pass "2 hosts match the single-host run: $out"
   else
     fail "2 hosts differ from the single-host run: $out"
+  fi
+fi
+
+# Two ranks per host (the plain link only; the delayed variants keep to the above):
+# each host's pair sums in shared memory, and rank l of each host all-reduces slice
+# l with its peer over TCP. --map-by node deals ranks 0, 2 to host 1 and 1, 3 to host 2.
+if [ "$delay" -eq 0 ]; then
+  run_ranks 4 "${common[@]}" --set checkpoint.dir=local4
+  expect_success "the single-host 4-rank reference run"
+  sent=$(sn_netns_tx_bytes)
+  SN_MPIRUN=("${SN_NETNS_MPIRUN[@]}")
+  run_ranks 4 "${common[@]}" --set checkpoint.dir=multihost4
+  SN_MPIRUN=(mpirun)
+  if expect_success "2 hosts x 2 ranks over TCP"; then
+    sent=$(($(sn_netns_tx_bytes) - sent))
+    if grep -q "gradients summed in shared memory by 2 ranks per node" "$OUT"; then
+      pass "2 hosts x 2 ranks: each host's ranks share memory"
+    else
+      fail "2 hosts x 2 ranks: not sharing memory per host: $(head -1 "$OUT")"
+    fi
+    # Between them, the two slices still carry every parameter across each step.
+    if [ "$sent" -ge $((steps * params * 4)) ]; then pass "2 hosts x 2 ranks: host 1 sent $sent bytes"
+    else fail "2 hosts x 2 ranks: host 1 sent only $sent bytes for $steps steps of $params parameters"; fi
+    if out=$($PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" local4/latest.h5 multihost4/latest.h5 1e-4); then
+      pass "2 hosts x 2 ranks match the single-host 4-rank run: $out"
+    else
+      fail "2 hosts x 2 ranks differ from the single-host 4-rank run: $out"
+    fi
   fi
 fi
 

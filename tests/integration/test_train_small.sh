@@ -11,7 +11,8 @@ expect_success "2-rank training" || finish
 accuracy=$(awk '/^test  epoch 3/ {print $9}' "$OUT")
 if awk -v a="$accuracy" 'BEGIN {exit !(a >= 0.95)}'; then pass "test accuracy $accuracy >= 0.95"
 else fail "test accuracy '$accuracy' < 0.95"; cat "$OUT"; fi
-grep -q "^shardnet: 2 ranks x 1 thread per rank | BLAS:" "$OUT" && pass "banner names ranks, threads and BLAS" ||
+grep -q "^shardnet: 2 ranks x 1 thread per rank | gradients summed in shared memory by 2 ranks per node | BLAS:" "$OUT" &&
+  pass "banner names ranks, threads, how gradients are reduced and BLAS" ||
   fail "banner missing: $(head -2 "$OUT")"
 [ "$(grep -c '^epoch ' "$OUT")" -ge 9 ] && pass "one line per log interval" || fail "too few log lines"
 head -1 run/metrics.csv | grep -q "^phase,epoch,step,lr,loss,accuracy,images_per_s$" && pass "metrics.csv header" ||

@@ -193,6 +193,7 @@ static void test_defaults_explicit(void) {
       "  base_batch_size: 256\n"
       "  bucket_mb: 4\n"
       "  overlap: true\n"
+      "  shared_memory: true\n"
       "  optimizer: {}\n"
       "  schedule: {}\n"
       "checkpoint:\n"

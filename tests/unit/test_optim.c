@@ -154,6 +154,43 @@ static void expect_error(const char *const *kv, int n, const char *key, const ch
   }
 }
 
+/* A step taken as shards (what each rank does with node-shared parameters) is the
+ * whole step: disjoint ranges, uneven, one of them empty, in any order, touching
+ * nothing outside them. */
+static void test_update_in_ranges(void) {
+  const char *kinds[] = {"type=adam", "type=adamw weight_decay=0.1", "type=sgd momentum=0.9 nesterov=true"};
+  const size_t n = 100003;
+  for (int k = 0; k < 3; k++) {
+    sn_optimizer *whole = make(kinds[k], n), *parts = make(kinds[k], n);
+    if (!whole || !parts) return;
+    float *p = malloc(n * sizeof *p), *q = malloc(n * sizeof *q), *g = malloc(n * sizeof *g);
+    for (size_t i = 0; i < n; i++) p[i] = q[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    const size_t cut[4] = {0, 33333, 33333, n};
+    for (int step = 0; step < 3; step++) {
+      for (size_t i = 0; i < n; i++) g[i] = (float)((i * 13 + (size_t)step * 7) % 29) / 14.0f - 1.0f;
+      sn_optimizer_step(whole, p, g, 0.01f);
+      sn_optimizer_begin_step(parts);
+      for (int r = 2; r >= 0; r--) sn_optimizer_update(parts, q, g, 0.01f, cut[r], cut[r + 1] - cut[r]);
+    }
+    CU_ASSERT_EQUAL(sn_optimizer_steps(parts), 3);
+    CU_ASSERT_EQUAL(memcmp(p, q, n * sizeof *p), 0);
+    for (int m = 0; m < sn_optimizer_n_moments(whole); m++)
+      CU_ASSERT_EQUAL(memcmp(sn_optimizer_moment(whole, m), sn_optimizer_moment(parts, m), n * sizeof(float)), 0);
+    /* one range alone leaves the rest of the arena and of the moments as it was */
+    float before = q[0];
+    sn_optimizer_begin_step(parts);
+    sn_optimizer_update(parts, q, g, 0.01f, 50000, 10);
+    CU_ASSERT_EQUAL(q[0], before);
+    CU_ASSERT_NOT_EQUAL(q[50000], p[50000]);
+    CU_ASSERT_EQUAL(q[50010], p[50010]);
+    free(p);
+    free(q);
+    free(g);
+    sn_optimizer_destroy(whole);
+    sn_optimizer_destroy(parts);
+  }
+}
+
 static void test_bad_keys(void) {
   expect_error((const char *[]){"type", "sgd", "lr", "0.1", "momentun", "0.9"}, 3,
                "'momentun'", "run.yaml:15");
@@ -180,6 +217,7 @@ int main(void) {
                                 {"adam over three steps by hand", test_adam},
                                 {"adam L2 and adamw decoupled decay by hand", test_adam_l2_and_adamw},
                                 {"moments, step counter and resume", test_moments_and_steps},
+                                {"a step in ranges equals the whole step", test_update_in_ranges},
                                 {"bad optimizer keys name file, line and key", test_bad_keys},
                                 {NULL, NULL}};
   return sn_test_main("optim", cases);
