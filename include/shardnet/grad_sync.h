@@ -8,8 +8,9 @@
  *   ranks of a node keep their gradient arenas, and one copy of the parameters, in
  *   memory they all map. Local rank l of L owns slice l of every bucket: once all of
  *   the node's ranks have finished a bucket (a non-blocking barrier), it sums that
- *   slice over the L gradient arenas in rank order, and across nodes all-reduces it
- *   with the ranks of the same local index (MPI_Iallreduce). The optimizer then runs
+ *   slice over the L gradient arenas in rank order (large dense kernels are instead
+ *   built in turns, already summed: sn_grad_sync_builder), and across nodes
+ *   all-reduces it with the ranks of the same local index (MPI_Iallreduce). The optimizer then runs
  *   on those slices alone, writing the node's shared parameters, and a node barrier
  *   publishes them. Nothing is copied and no rank repeats another's update.
  * - MPI only (train.shared_memory: false, or nodes of different sizes): every rank
@@ -44,6 +45,14 @@ void sn_grad_sync_observe(sn_grad_sync *s, sn_bucket_observer fn, void *ctx);
 /* Collective; call before each step's forward pass. The first call moves the
  * parameters (as they are then, e.g. after a resume) into node-shared memory. */
 sn_status sn_grad_sync_begin_step(sn_grad_sync *s);
+/* Clears the gradients for the next backward (in place of sn_net_zero_grad: the
+ * gradients built in turns need no clearing). */
+void sn_grad_sync_zero(sn_grad_sync *s);
+/* The sn_pass.builder for backward: with shared memory, the node's ranks build each
+ * large gradient marked by_rows (a dense kernel's) in turns, straight into the arena
+ * of the rank that owns each part of its rows, instead of each writing a whole copy
+ * for the owners to sum. */
+sn_grad_builder sn_grad_sync_builder(sn_grad_sync *s);
 /* An sn_pass.after_backward hook: pass the sn_grad_sync as its context. */
 void sn_grad_sync_layer_done(void *sync, int layer);
 /* Completes every bucket (starting those not yet started). Afterwards this rank's

@@ -36,6 +36,7 @@ typedef struct {
   int fan_in, fan_out; /* for He/Xavier */
   sn_init_kind init;
   int trainable;       /* 0: running statistics, kept in the state arena, no gradient */
+  int by_rows;         /* backward builds the gradient with sn_param_grad_rows */
   float *data;         /* set by the net */
   float *grad;         /* set by the net; NULL when not trainable */
   /* How the Keras HDF5 layout stores this tensor: keras_order[k] is the memory
@@ -76,6 +77,20 @@ typedef struct {
   void *ctx;
 } sn_reducer;
 
+/* Builds rows [lo, hi) of a parameter gradient, seen as dims[0] rows of
+ * count / dims[0] floats, from this rank's samples: writes them to dst (the first
+ * float of row lo) when beta is 0, adds them to it when beta is 1. */
+typedef void (*sn_grad_rows_fn)(void *ctx, int lo, int hi, float *dst, float beta);
+
+/* Where backward's gradients built by rows go. With build NULL, all rows are added
+ * into p->grad. A builder may instead split the rows among the ranks of a node that
+ * share memory and have them take turns, so the node's sum lands in place without a
+ * separate reduction (grad_sync.h). */
+typedef struct {
+  void (*build)(void *ctx, const sn_param *p, sn_grad_rows_fn fn, void *fn_ctx);
+  void *ctx;
+} sn_grad_builder;
+
 /* What forward gets. `in[k]` are the input batches, `out` the layer's output batch. */
 typedef struct {
   int batch;                   /* local samples in this call */
@@ -103,7 +118,12 @@ typedef struct {
   sn_rng_key rng;
   uint64_t first_sample;
   sn_reducer reducer;
+  sn_grad_builder builder;
 } sn_bwd;
+
+/* Backward's way to a gradient marked by_rows: fn builds its rows, all at once into
+ * p->grad (beta 1) or in turns as b->builder decides. */
+void sn_param_grad_rows(const sn_bwd *b, const sn_param *p, sn_grad_rows_fn fn, void *ctx);
 
 typedef struct sn_layer sn_layer;
 

@@ -48,6 +48,7 @@ typedef struct {
   uint32_t epoch;
   uint64_t first_sample;    /* global index of the first local sample (per-sample RNG) */
   sn_reducer reducer;       /* for batch-norm sync; zero = this process only */
+  sn_grad_builder builder;  /* for gradients built by rows; zero = added in place */
   /* Called after each layer's backward, last layer first (gradient bucketing). */
   void (*after_backward)(void *ctx, int layer);
   void *hook_ctx;

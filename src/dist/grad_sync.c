@@ -8,45 +8,8 @@
 #include <string.h>
 
 #include "dist/dist_comm.h"
-#include "dist/shared_arena.h"
+#include "dist/grad_sync_impl.h"
 #include "shardnet/timer.h"
-
-/* A bucket moves through these stages once per step. */
-typedef enum {
-  IDLE,         /* backward has not finished it here */
-  AT_NODE,      /* waiting for the node's other ranks to finish it (MPI_Ibarrier) */
-  ACROSS,       /* this rank's slice is being summed across nodes (MPI_Iallreduce) */
-  DONE
-} stage;
-
-typedef struct {
-  size_t offset, floats;  /* range of the gradient arena */
-  sn_arena_range mine;    /* this rank's slice of it */
-  int first_layer;        /* the bucket is ready once backward has done this layer */
-  stage at;
-  MPI_Request request;
-  double t_start;
-} bucket;
-
-struct sn_grad_sync {
-  sn_dist *dist;
-  sn_net *net;
-  int overlap;
-  /* local: ranks sharing memory (1 = none share) and this rank's index among them */
-  int local_size, local_rank;
-  MPI_Comm node;          /* those ranks (MPI_COMM_NULL when local_size is 1) */
-  MPI_Comm across;        /* the ranks of the same local index on every node; NULL alone */
-  sn_shared_arena grads, params;
-  int params_shared;
-  int n;
-  bucket *b;
-  sn_arena_range *shard;  /* b[k].mine for every k */
-  int *bucket_of_layer;   /* bucket whose first_layer is this layer, or -1 */
-  sn_status status;       /* the first MPI failure of this step */
-  double waited;
-  sn_bucket_observer observer;
-  void *observer_ctx;
-};
 
 /* Lowest arena offset of layer i's trainable tensors, and their count. */
 static size_t layer_span(const sn_net *net, int i, size_t *offset) {
@@ -61,12 +24,18 @@ static size_t layer_span(const sn_net *net, int i, size_t *offset) {
   return n;
 }
 
-/* Where slice l of L of a bucket starts: on a 64-byte boundary, so that no two ranks
- * write the same cache line. */
-static size_t slice_start(const bucket *b, int l, int L) {
+/* Slices start on a 64-byte boundary, so that no two ranks write the same cache
+ * line, except inside a gradient built in turns, where they start on a row. */
+size_t sn_grad_sync_slice_start(const sn_grad_sync *s, const bucket *b, int l) {
+  const int L = s->local_size;
   if (l == L) return b->offset + b->floats;
-  size_t at = b->floats * (size_t)l / (size_t)L / 16 * 16;
-  return b->offset + at;
+  size_t at = b->offset + b->floats * (size_t)l / (size_t)L / 16 * 16;
+  for (int k = 0; k < s->n_rows; k++) {
+    const shared_rows *r = &s->rows[k];
+    if (at > r->offset && at < r->offset + r->count)
+      at = r->offset + (at - r->offset + r->row_len / 2) / r->row_len * r->row_len;
+  }
+  return at;
 }
 
 static sn_status plan_buckets(sn_grad_sync *s, size_t bucket_bytes) {
@@ -97,8 +66,12 @@ static sn_status plan_buckets(sn_grad_sync *s, size_t bucket_bytes) {
       return sn_fail(SN_ERR_UNSUPPORTED, "layer '%s' has %zu parameters, more than one MPI message can carry (%d)",
                      net->layers[b->first_layer].name, b->floats, INT_MAX);
     s->bucket_of_layer[b->first_layer] = k;
-    const size_t lo = slice_start(b, s->local_rank, s->local_size);
-    b->mine = (sn_arena_range){lo, slice_start(b, s->local_rank + 1, s->local_size) - lo};
+  }
+  SN_TRY(sn_grad_sync_plan_rows(s));
+  for (int k = 0; k < s->n; k++) {
+    bucket *b = &s->b[k];
+    const size_t lo = sn_grad_sync_slice_start(s, b, s->local_rank);
+    b->mine = (sn_arena_range){lo, sn_grad_sync_slice_start(s, b, s->local_rank + 1) - lo};
     s->shard[k] = b->mine;
   }
   return SN_OK;
@@ -179,6 +152,7 @@ void sn_grad_sync_destroy(sn_grad_sync *s) {
   if (s->node != MPI_COMM_NULL) MPI_Comm_free(&s->node);
   if (s->across != MPI_COMM_NULL) MPI_Comm_free(&s->across);
   free(s->b);
+  free(s->rows);
   free(s->shard);
   free(s->bucket_of_layer);
   free(s);
@@ -217,17 +191,17 @@ sn_status sn_grad_sync_begin_step(sn_grad_sync *s) {
   return SN_OK;
 }
 
-static void note_failure(sn_grad_sync *s, int code, const char *call) {
+void sn_grad_sync_note_failure(sn_grad_sync *s, int code, const char *call) {
   if (code != MPI_SUCCESS && s->status == SN_OK) s->status = sn_dist_mpi_fail(s->dist, code, call);
 }
 
-/* Sums this rank's slice of b over the node's gradient arenas, in local rank order
- * (the same order whichever rank sums), into this rank's own arena. */
-static void sum_slice(sn_grad_sync *s, const bucket *b) {
+/* Sums [lo, hi) over the node's gradient arenas, in local rank order (the same order
+ * whichever rank sums), into this rank's own arena. */
+static void sum_range(sn_grad_sync *s, size_t from, size_t to) {
   float *const *seg = s->grads.segment;
   float *out = seg[s->local_rank];
   const int L = s->local_size;
-  const ptrdiff_t lo = (ptrdiff_t)b->mine.offset, hi = lo + (ptrdiff_t)b->mine.count;
+  const ptrdiff_t lo = (ptrdiff_t)from, hi = (ptrdiff_t)to;
   enum { CHUNK = 1024 };
 #pragma omp parallel for schedule(static) if (hi - lo >= 64 * CHUNK)
   for (ptrdiff_t c = lo; c < hi; c += CHUNK) {
@@ -241,6 +215,20 @@ static void sum_slice(sn_grad_sync *s, const bucket *b) {
     }
     memcpy(out + c, acc, (size_t)n * sizeof(float));
   }
+}
+
+/* This rank's slice of b, but for the gradients built in turns: those are summed. */
+static void sum_slice(sn_grad_sync *s, const bucket *b) {
+  sn_grad_sync_each_summed(s, b->mine.offset, b->mine.offset + b->mine.count, sum_range, s);
+}
+
+static void zero_range(sn_grad_sync *s, size_t lo, size_t hi) {
+  memset(s->net->grads + lo, 0, (hi - lo) * sizeof(float));
+}
+
+void sn_grad_sync_zero(sn_grad_sync *s) {
+  /* Gradients built in turns are overwritten by their first turn: no need to clear. */
+  sn_grad_sync_each_summed(s, 0, s->net->n_params, zero_range, s);
 }
 
 static void completed(sn_grad_sync *s, bucket *b) {
@@ -259,7 +247,7 @@ static void node_done(sn_grad_sync *s, bucket *b) {
     return;
   }
   b->at = ACROSS;
-  note_failure(s, MPI_Iallreduce(MPI_IN_PLACE, s->net->grads + b->mine.offset, (int)b->mine.count, MPI_FLOAT,
+  sn_grad_sync_note_failure(s, MPI_Iallreduce(MPI_IN_PLACE, s->net->grads + b->mine.offset, (int)b->mine.count, MPI_FLOAT,
                                  MPI_SUM, s->across, &b->request),
                "MPI_Iallreduce");
 }
@@ -274,7 +262,7 @@ static void start(sn_grad_sync *s, bucket *b) {
    * other rank of the node has done the same. */
   sn_shared_arena_fence();
   b->at = AT_NODE;
-  note_failure(s, MPI_Ibarrier(s->node, &b->request), "MPI_Ibarrier");
+  sn_grad_sync_note_failure(s, MPI_Ibarrier(s->node, &b->request), "MPI_Ibarrier");
 }
 
 /* Moves b on as far as it can go; with wait, until it is done. */
@@ -282,9 +270,9 @@ static void advance(sn_grad_sync *s, bucket *b, int wait) {
   while (b->at == AT_NODE || b->at == ACROSS) {
     int flag = 1;
     if (wait)
-      note_failure(s, MPI_Wait(&b->request, MPI_STATUS_IGNORE), "MPI_Wait");
+      sn_grad_sync_note_failure(s, MPI_Wait(&b->request, MPI_STATUS_IGNORE), "MPI_Wait");
     else
-      note_failure(s, MPI_Test(&b->request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+      sn_grad_sync_note_failure(s, MPI_Test(&b->request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
     if (s->status != SN_OK) {
       b->at = DONE;
       return;
@@ -341,8 +329,9 @@ sn_status sn_grad_sync_gather_shards(sn_grad_sync *s, float *arena) {
   for (int k = 0; k < s->n && code == MPI_SUCCESS; k++) {
     const bucket *b = &s->b[k];
     for (int l = 0; l < L; l++) {
-      displs[l] = (int)(slice_start(b, l, L) - b->offset);
-      counts[l] = (int)(slice_start(b, l + 1, L) - slice_start(b, l, L));
+      const size_t lo = sn_grad_sync_slice_start(s, b, l), hi = sn_grad_sync_slice_start(s, b, l + 1);
+      displs[l] = (int)(lo - b->offset);
+      counts[l] = (int)(hi - lo);
     }
     float *base = arena + b->offset;
     if (s->local_rank == 0)

@@ -32,9 +32,20 @@ static sn_status dense_infer(sn_layer *l) {
   }
   int in = l->in_shape[0].d[0];
   l->out_shape = sn_shape_vec(c->units);
-  sn_layer_add_param(l, "kernel", 2, (int[]){in, c->units}, in, c->units, c->init, 1);
+  sn_layer_add_param(l, "kernel", 2, (int[]){in, c->units}, in, c->units, c->init, 1)->by_rows = 1;
   if (c->use_bias) sn_layer_add_param(l, "bias", 1, (int[]){c->units}, in, c->units, SN_INIT_ZEROS, 1);
   return SN_OK;
+}
+
+/* Rows [lo, hi) of dkernel: in[:, lo:hi]^T . dpre. */
+typedef struct {
+  const float *x, *dpre;
+  int in, units, n;
+} kernel_rows;
+
+static void kernel_grad_rows(void *ctx, int lo, int hi, float *dst, float beta) {
+  const kernel_rows *k = ctx;
+  sn_gemm(1, 0, hi - lo, k->units, k->n, 1.0f, k->x + lo, k->in, k->dpre, k->units, beta, dst, k->units);
 }
 
 static size_t dense_workspace(const sn_layer *l, int batch) {
@@ -66,8 +77,9 @@ static void dense_backward(sn_layer *l, const sn_bwd *b) {
     sn_activation_backward_inplace(c->act, b->out, b->work, (size_t)n * units);
     dpre = b->work;
   }
-  /* dkernel (in, units) += in^T (in, n) . dpre (n, units) */
-  sn_gemm(1, 0, in, units, n, 1.0f, b->in[0], in, dpre, units, 1.0f, l->params[0].grad, units);
+  /* dkernel (in, units) += in^T (in, n) . dpre (n, units), by rows of the kernel */
+  kernel_rows rows = {b->in[0], dpre, in, units, n};
+  sn_param_grad_rows(b, &l->params[0], kernel_grad_rows, &rows);
   if (c->use_bias) {
     float *db = l->params[1].grad;
     for (int i = 0; i < n; i++)

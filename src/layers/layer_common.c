@@ -37,6 +37,13 @@ sn_param *sn_layer_add_param(sn_layer *l, const char *name, int ndim, const int 
   return p;
 }
 
+void sn_param_grad_rows(const sn_bwd *b, const sn_param *p, sn_grad_rows_fn fn, void *ctx) {
+  if (b->builder.build)
+    b->builder.build(b->builder.ctx, p, fn, ctx);
+  else
+    fn(ctx, 0, p->dims[0], p->grad, 1.0f);
+}
+
 void sn_param_keras_layout(sn_param *p, const int *order, int flip) {
   for (int i = 0; i < p->ndim; i++) p->keras_order[i] = order[i];
   p->keras_flip = flip;

@@ -164,12 +164,13 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
                   .epoch = (uint32_t)t->at.epoch,
                   .first_sample = (uint64_t)lo,
                   .reducer = sn_dist_reducer(t->dist),
+                  .builder = sn_grad_sync_builder(t->sync),
                   .after_backward = sn_grad_sync_layer_done,
                   .hook_ctx = t->sync,
                   .on_layer = t->trace ? trace_layer : NULL,
                   .layer_ctx = t};
   SN_TRY(sn_grad_sync_begin_step(t->sync));
-  sn_net_zero_grad(net);
+  sn_grad_sync_zero(t->sync);
   sn_net_forward(net, t->x, n, &pass);
   const int dim = (int)sn_shape_size(sn_net_output_shape(net));
   int correct = 0;

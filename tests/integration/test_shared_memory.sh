@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Ranks of one node sum gradients in shared memory and each updates its slice of the
 # parameters (train.shared_memory, the default): the runs match the MPI-only path,
-# with Adam too (each rank holds only its shard of the moments, which checkpoints
-# must gather); a node whose /dev/shm is full falls back to MPI with one line saying
-# why; nothing is left in /dev/shm.
+# with a dense kernel large enough (>= 1 MB) to be built in turns too, and with Adam
+# (each rank holds only its shard of the moments, which checkpoints must gather); a
+# node whose /dev/shm is full falls back to MPI with one line saying why; nothing is
+# left in /dev/shm.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 $PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
 cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
+# hidden: 128 x 2100 floats, past the 1 MB from which kernels are built in turns
+sed -e 's/name: hidden, units: 16/name: hidden, units: 2100/' blobs.yaml >wide.yaml
 compare() { $PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" "$@"; }
 shm_objects() { find /dev/shm -maxdepth 1 -name 'shardnet-*' 2>/dev/null | sort; }
 before=$(shm_objects)
-common=(train blobs.yaml --set train.max_steps=30 --set train.batch_size=12 --set train.log_every=1000
+common=(train wide.yaml --set train.max_steps=30 --set train.batch_size=12 --set train.log_every=1000
         --set train.optimizer.type=sgd --set train.optimizer.lr=0.05 --set train.optimizer.momentum=0.9)
 
+run_ranks 1 "${common[@]}" --set checkpoint.dir=p1
+expect_success "1 rank"
 for ranks in 2 3; do
   run_ranks $ranks "${common[@]}" --set checkpoint.dir=shared-p$ranks
   expect_success "$ranks ranks with shared memory" || continue
@@ -30,12 +35,14 @@ for ranks in 2 3; do
   else
     fail "$ranks ranks: shared memory differs from MPI alone: $out"
   fi
+  if out=$(compare p1/latest.h5 shared-p$ranks/latest.h5 1e-4); then pass "$ranks ranks match 1 rank: $out"
+  else fail "$ranks ranks differ from 1 rank: $out"; fi
 done
 
 # Adam's moments live only in each rank's shard: a 2-rank checkpoint must still hold
 # all of them (rank 0 gathers them), as a 1-rank run has them; and resuming it on 1
 # rank, which reads them all, continues the run.
-adam=(train blobs.yaml --set train.batch_size=12 --set train.log_every=1000 --set train.optimizer.type=adam
+adam=(train wide.yaml --set train.batch_size=12 --set train.log_every=1000 --set train.optimizer.type=adam
       --set train.optimizer.lr=0.003)
 run_ranks 1 "${adam[@]}" --set train.max_steps=20 --set checkpoint.dir=adam-1
 expect_success "Adam, 20 steps on 1 rank"
