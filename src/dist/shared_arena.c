@@ -81,6 +81,7 @@ sn_status sn_shared_arena_create(const sn_dist *d, MPI_Comm node, size_t floats,
     return sn_fail(SN_ERR_NOMEM, "cannot allocate the %s arena", what);
   }
   out->n_segments = size;
+  const char *call = "MPI_Allgather";
   int code = MPI_Allgather(&mine, 1, MPI_UNSIGNED_LONG_LONG, counts, 1, MPI_UNSIGNED_LONG_LONG, node);
   /* Every segment starts on its own page. */
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -91,11 +92,14 @@ sn_status sn_shared_arena_create(const sn_dist *d, MPI_Comm node, size_t floats,
   }
   creation c = {0};
   if (code == MPI_SUCCESS && me == 0) out->base = create_object(out->bytes, &c);
-  if (code == MPI_SUCCESS) code = MPI_Bcast(&c, (int)sizeof c, MPI_BYTE, 0, node);
+  if (code == MPI_SUCCESS) {
+    call = "MPI_Bcast";
+    code = MPI_Bcast(&c, (int)sizeof c, MPI_BYTE, 0, node);
+  }
   if (code != MPI_SUCCESS) {
     free(counts);
     sn_shared_arena_destroy(out);
-    return sn_dist_mpi_fail(d, code, "MPI_Bcast");
+    return sn_dist_mpi_fail(d, code, call);
   }
   char why[256] = "";
   if (c.why[0]) snprintf(why, sizeof why, "%s", c.why);
