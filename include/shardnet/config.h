@@ -29,7 +29,7 @@ typedef struct {
   int log_every;                /* steps between log lines, default 50 */
   int scale_lr_linear;          /* train.scale_lr: linear */
   int base_batch_size;          /* for scale_lr, default 256? see config.c */
-  double bucket_mb;             /* gradient all-reduce bucket size, default 4 MB */
+  double bucket_mb;             /* gradient reduction bucket size, default 4 MB */
   int overlap;                  /* start buckets during backward, default true */
   int shared_memory;            /* node-shared gradients and parameters, sharded optimizer; default true */
   sn_args *optimizer;           /* train.optimizer block (type, lr, ...), never NULL */

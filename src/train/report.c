@@ -166,7 +166,7 @@ void sn_report_close(sn_report *r, const sn_trainer *t) {
   if (r->rank0 && !t->quiet) {
     char took[32];
     const double steps = t->timed_steps > 0 ? (double)t->timed_steps : 1.0;
-    printf("shardnet: %ld steps in %s | %.1f img/s | step %.2f ms, of which %.2f ms waiting on the gradient all-reduce\n",
+    printf("shardnet: %ld steps in %s | %.1f img/s | step %.2f ms, of which %.2f ms waiting on the gradient reduction\n",
            t->at.step, duration(sn_now() - r->t_start, took, sizeof took),
            t->step_seconds > 0 ? steps * t->cfg->train.batch_size / t->step_seconds : 0.0,
            1e3 * t->step_seconds / steps, 1e3 * t->wait_seconds / steps);
