@@ -77,14 +77,17 @@ if expect_success "2 hosts x 1 rank over TCP (${delay} ms delay) trains $steps s
 fi
 
 # Two ranks per host (the plain link only; the delayed variants keep to the above):
-# each host's pair sums in shared memory, and rank l of each host all-reduces slice
-# l with its peer over TCP. --map-by node deals ranks 0, 2 to host 1 and 1, 3 to host 2.
+# each host's pair sums in shared memory, building the 1 MB hidden kernel of wide.yaml
+# in turns, and rank l of each host all-reduces slice l with its peer over TCP.
+# --map-by node deals ranks 0, 2 to host 1 and 1, 3 to host 2.
 if [ "$delay" -eq 0 ]; then
-  run_ranks 4 "${common[@]}" --set checkpoint.dir=local4
+  sed -e 's/name: hidden, units: 16/name: hidden, units: 2100/' blobs.yaml >wide.yaml
+  wide=(train wide.yaml "${common[@]:2}")
+  run_ranks 4 "${wide[@]}" --set checkpoint.dir=local4
   expect_success "the single-host 4-rank reference run"
   sent=$(sn_netns_tx_bytes)
   SN_MPIRUN=("${SN_NETNS_MPIRUN[@]}")
-  run_ranks 4 "${common[@]}" --set checkpoint.dir=multihost4
+  run_ranks 4 "${wide[@]}" --set checkpoint.dir=multihost4
   SN_MPIRUN=(mpirun)
   if expect_success "2 hosts x 2 ranks over TCP"; then
     sent=$(($(sn_netns_tx_bytes) - sent))
@@ -94,8 +97,12 @@ if [ "$delay" -eq 0 ]; then
       fail "2 hosts x 2 ranks: not sharing memory per host: $(head -1 "$OUT")"
     fi
     # Between them, the two slices still carry every parameter across each step.
-    if [ "$sent" -ge $((steps * params * 4)) ]; then pass "2 hosts x 2 ranks: host 1 sent $sent bytes"
-    else fail "2 hosts x 2 ranks: host 1 sent only $sent bytes for $steps steps of $params parameters"; fi
+    params=$(grep -o '[0-9]* parameters' "$OUT" | head -1 | cut -d' ' -f1)
+    if [ -n "$params" ] && [ "$sent" -ge $((steps * params * 4)) ]; then
+      pass "2 hosts x 2 ranks: host 1 sent $sent bytes (>= $steps steps x $params parameters x 4 bytes)"
+    else
+      fail "2 hosts x 2 ranks: host 1 sent only $sent bytes for $steps steps of ${params:-?} parameters"
+    fi
     if out=$($PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" local4/latest.h5 multihost4/latest.h5 1e-4); then
       pass "2 hosts x 2 ranks match the single-host 4-rank run: $out"
     else
