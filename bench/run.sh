@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds shardnet (Release, in build-bench), then times shardnet_bench and the same models
+# Builds shardnet (Release, in build-bench), then times `shardnet bench` and the same models
 # in PyTorch back to back, interleaved over several rounds, and prints a comparison table.
 #
 #   bench/run.sh                       # ROUNDS=3 STEPS=30 THREADS=1,2 by default
@@ -36,10 +36,10 @@ if ! "$PY" -c 'import torch, yaml' 2>/dev/null; then
   fi
 fi
 
-echo "run.sh: building shardnet_bench (Release) in $BUILD"
+echo "run.sh: building shardnet (Release) in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target shardnet_bench >/dev/null
-BENCH="$BUILD/shardnet_bench"
+cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
+BENCH=("$BUILD/shardnet" bench)
 
 OUT="$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -71,7 +71,7 @@ wait_quiet() {
   echo "# cpu busy ${busy}% before $1 (waited ${waited}s)" >>"$RAW"
 }
 
-run_shardnet() { "$BENCH" --model "$1" --threads "$2" "${COMMON[@]}" >>"$RAW"; }
+run_shardnet() { "${BENCH[@]}" --model "$1" --threads "$2" "${COMMON[@]}" >>"$RAW"; }
 run_pytorch() { "$PY" "$ROOT/bench/torch_models.py" --model "$1" --threads "$2" "${COMMON[@]}" >>"$RAW"; }
 
 IFS=, read -r -a model_list <<<"$MODELS"
@@ -90,7 +90,7 @@ done
 wait_quiet "the profile"
 echo
 echo "shardnet per-layer profile (one more run, $STEPS steps):"
-"$BENCH" --model "$MODELS" --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" \
+"${BENCH[@]}" --model "$MODELS" --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP" \
   --batch "$BATCH" --configs "$ROOT/configs" | tee "$OUT/profile.txt"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""The shardnet_bench models in PyTorch, built from the same configs/NAME.yaml, timed
+"""The `shardnet bench` models in PyTorch, built from the same configs/NAME.yaml, timed
 with the same step (zero_grad, forward in training mode, loss, backward, optimizer
-step) on random data, printing lines in shardnet_bench's format.
+step) on random data, printing lines in the format of `shardnet bench --csv`.
 
 Run with Debian's interpreter, which has python3-torch: /usr/bin/python3 bench/torch_models.py
 """

@@ -13,6 +13,7 @@ int sn_cmd_eval(int argc, char **argv);
 int sn_cmd_predict(int argc, char **argv);
 int sn_cmd_convert(int argc, char **argv);
 int sn_cmd_activations(int argc, char **argv);
+int sn_cmd_bench(int argc, char **argv);
 
 /* Prints "shardnet: error: <message>" to stderr. */
 void sn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
