@@ -73,7 +73,7 @@ void sn_trainer_destroy(sn_trainer *t);
 /* Restores parameters, optimizer state and position from a checkpoint ("latest"
  * names <checkpoint.dir>/latest.h5; "auto" the same, or nothing when there is none
  * yet) whose layers match the model; training then continues exactly where that
- * run was. Collective. */
+ * run was. Collective: rank 0 reads the file and sends the others what it read. */
 sn_status sn_trainer_resume(sn_trainer *t, const char *from);
 
 /* Collective: records a Chrome trace of the following steps (write it with

@@ -95,7 +95,12 @@ sn_status sn_dist_max_doubles(sn_dist *d, double *values, size_t n) {
 }
 
 sn_status sn_dist_broadcast(sn_dist *d, void *bytes, size_t n, int root) {
-  MPI_TRY(d, MPI_Bcast(bytes, (int)n, MPI_BYTE, root, d->comm));
+  /* MPI counts are int: arenas past 2 GB go in pieces. */
+  const size_t chunk = (size_t)1 << 30;
+  for (size_t off = 0; off < n; off += chunk) {
+    int count = (int)(n - off < chunk ? n - off : chunk);
+    MPI_TRY(d, MPI_Bcast((char *)bytes + off, count, MPI_BYTE, root, d->comm));
+  }
   return SN_OK;
 }
 

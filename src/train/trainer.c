@@ -7,10 +7,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "shardnet/activations.h"
-#include "shardnet/checkpoint.h"
 #include "shardnet/loss.h"
 #include "shardnet/memory.h"
 #include "shardnet/timer.h"
@@ -207,45 +205,6 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   if (t->at.position + batch > (long)t->train->n) {
     t->at.epoch++;
     t->at.position = 0;
-  }
-  return SN_OK;
-}
-
-sn_status sn_trainer_resume(sn_trainer *t, const char *from) {
-  char path[SN_PATH_CAP + 16];
-  const int automatic = !strcmp(from, "auto");
-  if (automatic || !strcmp(from, "latest"))
-    snprintf(path, sizeof path, "%s/latest.h5", t->cfg->checkpoint.dir);
-  else
-    snprintf(path, sizeof path, "%s", from);
-  /* auto: a job script's first start has nothing to resume yet */
-  if (automatic && access(path, F_OK) != 0) {
-    if (sn_dist_rank(t->dist) == 0 && !t->quiet)
-      printf("shardnet: no checkpoint in %s yet: starting from the beginning\n", t->cfg->checkpoint.dir);
-    return SN_OK;
-  }
-  sn_checkpoint_info info;
-  sn_status st = sn_checkpoint_read_info(path, &info);
-  if (st == SN_OK && info.seed != t->cfg->seed)
-    st = sn_fail(SN_ERR_CONFIG, "%s was trained with seed %llu but the config says seed %llu; resuming would change the data order",
-                 path, (unsigned long long)info.seed, (unsigned long long)t->cfg->seed);
-  if (st == SN_OK && info.samples_seen + t->cfg->train.batch_size > (long)t->train->n)
-    st = sn_fail(SN_ERR_CONFIG, "%s stopped at sample %ld of an epoch, past the training set's %zu samples",
-                 path, info.samples_seen, t->train->n);
-  if (st == SN_OK) st = sn_checkpoint_load(path, t->net, t->opt);
-  if (st == SN_OK) {
-    t->at.step = info.step;
-    t->at.epoch = info.epoch;
-    t->at.position = info.samples_seen;
-  }
-  sn_checkpoint_info_free(&info);
-  SN_TRY(sn_dist_agree(t->dist, st));
-  /* Every rank read the file itself: make sure they all hold the same model. */
-  SN_TRY(sn_dist_check_identical(t->dist, t->net->params, t->net->n_params, "resumed parameters"));
-  if (sn_dist_rank(t->dist) == 0 && !t->quiet) {
-    printf("shardnet: resumed from %s at step %ld (epoch %d, sample %ld)\n", path, t->at.step, t->at.epoch + 1,
-           t->at.position);
-    fflush(stdout);
   }
   return SN_OK;
 }
