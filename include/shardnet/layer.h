@@ -102,6 +102,7 @@ typedef struct {
   sn_rng_key rng;              /* seed, epoch, stream = layer index */
   uint64_t first_sample;       /* global index of local sample 0, for per-sample RNG */
   sn_reducer reducer;
+  int threads;                 /* OpenMP threads the workspace was sized for: use no more */
 } sn_fwd;
 
 /* What backward gets. It ADDS the input gradients into din[k] (the net zeroes them
@@ -119,6 +120,7 @@ typedef struct {
   uint64_t first_sample;
   sn_reducer reducer;
   sn_grad_builder builder;
+  int threads;                 /* as in sn_fwd */
 } sn_bwd;
 
 /* Backward's way to a gradient marked by_rows: fn builds its rows, all at once into
@@ -135,8 +137,9 @@ typedef struct sn_layer_ops {
   /* From l->in_shape[0..n_inputs-1]: sets l->out_shape and l->params, or fails with a
    * message naming the layer and the shapes that do not fit. */
   sn_status (*infer)(sn_layer *l);
-  /* Scratch floats needed for a batch (shared across layers); NULL means none. */
-  size_t (*workspace_floats)(const sn_layer *l, int batch);
+  /* Scratch floats needed for a batch run by up to `threads` OpenMP threads (shared
+   * across layers); NULL means none. */
+  size_t (*workspace_floats)(const sn_layer *l, int batch, int threads);
   /* Floats kept from forward to backward for a batch; NULL means none. */
   size_t (*aux_floats)(const sn_layer *l, int batch);
   void (*forward)(sn_layer *l, const sn_fwd *f);

@@ -73,6 +73,7 @@ typedef struct sn_net {
   float **acts, **dacts, **aux;
   float *work;
   size_t work_floats;
+  int threads;              /* OpenMP threads at sn_net_reserve: the workspace fits that many */
   float *dinput;            /* gradient w.r.t. the network input, if reserved */
   /* Per-layer seconds of the last pass, filled when profile is set. */
   int profile;

@@ -18,9 +18,6 @@ typedef struct {
   /* from infer */
   sn_conv_geom g;      /* the input as image, the output as grid */
   int direct;          /* 1x1, stride 1, no padding: the input is its own column matrix */
-  /* thread count the workspace was last sized for; written by workspace_floats
-   * (through the impl pointer) so forward/backward never use more slices */
-  int threads;
 } conv_cfg;
 
 static sn_status conv2d_parse(sn_layer *l, sn_args *args) {
@@ -89,10 +86,9 @@ static size_t partial_floats(const conv_cfg *c) {
   return sn_conv_round((size_t)c->filters * ((size_t)sn_conv_geom_rows(&c->g) + 1));
 }
 
-static size_t conv2d_workspace(const sn_layer *l, int batch) {
-  conv_cfg *c = l->impl;
-  c->threads = omp_get_max_threads();
-  const int team = sn_conv_team(c->threads, batch);
+static size_t conv2d_workspace(const sn_layer *l, int batch, int threads) {
+  const conv_cfg *c = l->impl;
+  const int team = sn_conv_team(threads, batch);
   return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c);
 }
 
@@ -102,7 +98,7 @@ static void conv2d_forward(sn_layer *l, const sn_fwd *f) {
   const int k = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), cout = c->filters;
   const size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)cout * n;
   const float *w = l->params[0].data, *bias = c->use_bias ? l->params[1].data : NULL;
-  const int team = sn_conv_team(c->threads, f->batch);
+  const int team = sn_conv_team(f->threads, f->batch);
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num();
@@ -156,7 +152,7 @@ static void conv2d_sample_backward(const sn_layer *l, const sn_bwd *b, int s, co
 static void conv2d_backward(sn_layer *l, const sn_bwd *b) {
   const conv_cfg *c = l->impl;
   const int k = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
-  const sn_conv_backward_plan plan = {.team = sn_conv_team(c->threads, b->batch),
+  const sn_conv_backward_plan plan = {.team = sn_conv_team(b->threads, b->batch),
                                       .slot = slot_floats(c),
                                       .dpre_at = c->direct ? 0 : (size_t)k * n,
                                       .part = partial_floats(c),

@@ -19,7 +19,6 @@ typedef struct {
   /* from infer */
   sn_conv_geom g;      /* the output as image, the input as grid: the conv this one reverses */
   int direct;          /* 1x1, stride 1, no padding: the GEMM writes the output directly */
-  int threads;         /* thread count the workspace was last sized for (see conv2d.c) */
 } convt_cfg;
 
 static sn_status convt_parse(sn_layer *l, sn_args *args) {
@@ -108,10 +107,9 @@ static size_t partial_floats(const convt_cfg *c, int cin) {
   return sn_conv_round((size_t)cin * sn_conv_geom_rows(&c->g) + (size_t)c->filters);
 }
 
-static size_t convt_workspace(const sn_layer *l, int batch) {
-  convt_cfg *c = l->impl;
-  c->threads = omp_get_max_threads();
-  const int team = sn_conv_team(c->threads, batch);
+static size_t convt_workspace(const sn_layer *l, int batch, int threads) {
+  const convt_cfg *c = l->impl;
+  const int team = sn_conv_team(threads, batch);
   return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c, l->in_shape[0].d[0]);
 }
 
@@ -122,7 +120,7 @@ static void convt_forward(sn_layer *l, const sn_fwd *f) {
   const int kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), on = g->h * g->w;
   const size_t in_size = (size_t)cin * n, out_size = (size_t)cout * on;
   const float *w = l->params[0].data, *bias = c->use_bias ? l->params[1].data : NULL;
-  const int team = sn_conv_team(c->threads, f->batch);
+  const int team = sn_conv_team(f->threads, f->batch);
 #pragma omp parallel num_threads(team)
   {
     const int t = omp_get_thread_num();
@@ -171,7 +169,7 @@ static void convt_sample_backward(const sn_layer *l, const sn_bwd *b, int s, con
 static void convt_backward(sn_layer *l, const sn_bwd *b) {
   const convt_cfg *c = l->impl;
   const int cin = l->in_shape[0].d[0], kc = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
-  const sn_conv_backward_plan plan = {.team = sn_conv_team(c->threads, b->batch),
+  const sn_conv_backward_plan plan = {.team = sn_conv_team(b->threads, b->batch),
                                       .slot = slot_floats(c),
                                       .dpre_at = c->direct ? 0 : (size_t)kc * n,
                                       .part = partial_floats(c, cin),

@@ -48,7 +48,8 @@ static void kernel_grad_rows(void *ctx, int lo, int hi, float *dst, float beta) 
   sn_gemm(1, 0, hi - lo, k->units, k->n, 1.0f, k->x + lo, k->in, k->dpre, k->units, beta, dst, k->units);
 }
 
-static size_t dense_workspace(const sn_layer *l, int batch) {
+static size_t dense_workspace(const sn_layer *l, int batch, int threads) {
+  (void)threads;  /* one buffer for the whole batch */
   const dense_cfg *c = l->impl;
   return c->act.kind == SN_ACT_NONE ? 0 : (size_t)batch * (size_t)c->units;
 }

@@ -43,9 +43,9 @@ sn_status sn_conv_parse_padding(sn_args *args, int allow_pair, sn_pad_mode *mode
  * padding max((out - 1) * stride + k - in, 0), the smaller half first. */
 void sn_conv_same_padding(int in, int k, int stride, int *out, int *before, int *after);
 
-/* Threads a convolution layer may use for a batch: the OpenMP thread count when its
- * workspace was sized (`reserved`, 0 if never), capped by the current one and by the
- * batch, so the team always fits the per-thread workspace slices. */
+/* Threads a convolution layer may use for a batch: the OpenMP thread count its
+ * workspace was sized for (`reserved`, sn_fwd.threads; 0 if never), capped by the
+ * current one and by the batch, so the team always fits the per-thread slices. */
 int sn_conv_team(int reserved, int batch);
 
 /* Floats rounded up to whole 64-byte cache lines, so per-thread slices of the

@@ -1,5 +1,6 @@
 /* Building a net from its spec: names, graph edges, shape inference, arenas. */
 #include <stdio.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +191,7 @@ sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
   net->aux = calloc((size_t)n, sizeof(float *));
   if (!net->acts || !net->dacts || !net->aux) return sn_fail(SN_ERR_NOMEM, "cannot allocate activations");
   size_t work = 0;
+  net->threads = omp_get_max_threads();
   for (int i = 0; i < n; i++) {
     const sn_layer *l = &net->layers[i];
     size_t out = (size_t)max_batch * sn_shape_size(l->out_shape);
@@ -197,7 +199,7 @@ sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
     SN_TRY(sn_alloc_floats(out, &net->dacts[i]));
     if (l->ops->aux_floats) SN_TRY(sn_alloc_floats(l->ops->aux_floats(l, max_batch), &net->aux[i]));
     if (l->ops->workspace_floats) {
-      size_t w = l->ops->workspace_floats(l, max_batch);
+      size_t w = l->ops->workspace_floats(l, max_batch, net->threads);
       if (w > work) work = w;
     }
   }

@@ -26,7 +26,8 @@ void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass)
                 .work = net->work,
                 .rng = sn_rng_make_key(pass->seed, pass->epoch, (uint32_t)i),
                 .first_sample = pass->first_sample,
-                .reducer = pass->reducer};
+                .reducer = pass->reducer,
+                .threads = net->threads};
     for (int k = 0; k < l->n_inputs; k++) f.in[k] = input_of(net, x, l->inputs[k]);
     const int timed = net->profile || pass->on_layer;
     double t0 = timed ? sn_now() : 0.0;
@@ -53,7 +54,8 @@ void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass
                 .rng = sn_rng_make_key(pass->seed, pass->epoch, (uint32_t)i),
                 .first_sample = pass->first_sample,
                 .reducer = pass->reducer,
-                .builder = pass->builder};
+                .builder = pass->builder,
+                .threads = net->threads};
     for (int k = 0; k < l->n_inputs; k++) {
       b.in[k] = input_of(net, x, l->inputs[k]);
       b.din[k] = l->inputs[k] < 0 ? net->dinput : net->dacts[l->inputs[k]];
