@@ -37,11 +37,7 @@ static sn_status write_tensor(hid_t group, const sn_net *net, int i, int k, cons
   snprintf(path, sizeof path, "%s/%s/%s:0", l->name, l->name, l->params[k].name);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t space = H5Screate_simple(nd, hd, NULL);
-  hid_t dset = H5Dcreate2(group, path, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t err = dset < 0 ? -1 : H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, scratch);
-  if (dset >= 0) H5Dclose(dset);
-  H5Sclose(space);
+  herr_t err = sn_h5_write_whole(group, path, nd, hd, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, lcpl, H5P_DEFAULT, scratch);
   H5Pclose(lcpl);
   return err < 0 ? sn_fail(SN_ERR_IO, "cannot write %s", path) : SN_OK;
 }

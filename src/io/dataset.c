@@ -213,7 +213,6 @@ void sn_dataset_batch(const sn_dataset *ds, const sn_data_config *norm, const ui
 /* Writes one dataset of the given type and dims, chunked by whole samples. */
 static sn_status write_array(hid_t file, const char *name, hid_t file_type, hid_t mem_type, int nd,
                              const hsize_t *dims, const void *data) {
-  hid_t space = H5Screate_simple(nd, dims, NULL);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   hsize_t chunk[8];
   size_t per_sample = 1;
@@ -225,11 +224,8 @@ static sn_status write_array(hid_t file, const char *name, hid_t file_type, hid_
   hsize_t rows = (hsize_t)((1u << 20) / (per_sample * H5Tget_size(file_type) + 1)) + 1;
   chunk[0] = rows < dims[0] ? rows : dims[0];
   if (dims[0] > 0) H5Pset_chunk(dcpl, nd, chunk);
-  hid_t dset = H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  herr_t err = dset < 0 ? -1 : H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-  if (dset >= 0) H5Dclose(dset);
+  herr_t err = sn_h5_write_whole(file, name, nd, dims, file_type, mem_type, H5P_DEFAULT, dcpl, data);
   H5Pclose(dcpl);
-  H5Sclose(space);
   return err < 0 ? sn_fail(SN_ERR_IO, "cannot write /%s", name) : SN_OK;
 }
 

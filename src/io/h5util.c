@@ -199,3 +199,13 @@ sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected)
     return sn_fail(SN_ERR_FORMAT, "%s is a %s file, not a %s file", path, format, expected);
   return SN_OK;
 }
+
+herr_t sn_h5_write_whole(hid_t loc, const char *name, int nd, const hsize_t *dims, hid_t file_type, hid_t mem,
+                         hid_t lcpl, hid_t dcpl, const void *data) {
+  hid_t space = H5Screate_simple(nd, dims, NULL);
+  hid_t dset = space < 0 ? -1 : H5Dcreate2(loc, name, file_type, space, lcpl, dcpl, H5P_DEFAULT);
+  herr_t err = dset < 0 ? -1 : H5Dwrite(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  if (dset >= 0 && H5Dclose(dset) < 0) err = -1;
+  if (space >= 0) H5Sclose(space);
+  return err;
+}

@@ -34,6 +34,12 @@ sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, i
 herr_t sn_h5_rows(hid_t set, hid_t mem, size_t row, size_t m, size_t per_row, int write, int collective,
                   void *buf);
 
+/* Creates dataset `name` in loc with dimensions dims, stored as file_type (link and
+ * creation property lists lcpl and dcpl, or H5P_DEFAULT), and writes all of data
+ * (memory type mem) into it. Returns the HDF5 status. */
+herr_t sn_h5_write_whole(hid_t loc, const char *name, int nd, const hsize_t *dims, hid_t file_type, hid_t mem,
+                         hid_t lcpl, hid_t dcpl, const void *data);
+
 /* Checks the root attribute `format` is expected (a missing one is accepted). */
 sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected);
 

@@ -24,11 +24,7 @@ static sn_status conv2d_parse(sn_layer *l, sn_args *args) {
   conv_cfg *c = calloc(1, sizeof *c);
   if (!c) return sn_fail(SN_ERR_NOMEM, "cannot allocate layer");
   l->impl = c;
-  if (!sn_args_has(args, "filters")) return sn_args_fail(args, NULL, "needs the key 'filters'");
-  SN_TRY(sn_args_int(args, "filters", 0, 1, 1 << 20, &c->filters));
-  if (!sn_args_has(args, "kernel")) return sn_args_fail(args, NULL, "needs the key 'kernel'");
-  SN_TRY(sn_args_int_pair(args, "kernel", 1, 1, 1 << 12, c->kernel));
-  SN_TRY(sn_args_int_pair(args, "stride", 1, 1, 1 << 12, c->stride));
+  SN_TRY(sn_conv_parse_shape(args, &c->filters, c->kernel, c->stride));
   SN_TRY(sn_conv_parse_padding(args, 1, &c->pad_mode, c->pad));
   SN_TRY(sn_args_bool(args, "bias", 1, &c->use_bias));
   SN_TRY(sn_args_bool(args, "flip", 0, &c->flip));

@@ -108,6 +108,14 @@ void sn_col2im_add(const sn_conv_geom *g, const float *col, int ld, float *img) 
   }
 }
 
+sn_status sn_conv_parse_shape(sn_args *args, int *filters, int kernel[2], int stride[2]) {
+  if (!sn_args_has(args, "filters")) return sn_args_fail(args, NULL, "needs the key 'filters'");
+  SN_TRY(sn_args_int(args, "filters", 0, 1, 1 << 20, filters));
+  if (!sn_args_has(args, "kernel")) return sn_args_fail(args, NULL, "needs the key 'kernel'");
+  SN_TRY(sn_args_int_pair(args, "kernel", 1, 1, 1 << 12, kernel));
+  return sn_args_int_pair(args, "stride", 1, 1, 1 << 12, stride);
+}
+
 sn_status sn_conv_parse_padding(sn_args *args, int allow_pair, sn_pad_mode *mode, int pad[2]) {
   *mode = SN_PAD_VALID;
   pad[0] = pad[1] = 0;

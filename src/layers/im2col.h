@@ -35,6 +35,9 @@ void sn_col2im_add(const sn_conv_geom *g, const float *col, int ld, float *img);
 /* How a `padding:` key was written. */
 typedef enum { SN_PAD_VALID, SN_PAD_SAME, SN_PAD_EXPLICIT } sn_pad_mode;
 
+/* The keys both convolutions share: filters and kernel (required; kernel one size or
+ * [h, w]) and stride (default 1). */
+sn_status sn_conv_parse_shape(sn_args *args, int *filters, int kernel[2], int stride[2]);
 /* Parses `padding:` as valid | same | int (or, with allow_pair, [ph, pw]); an
  * explicit amount goes to pad[0..1]. */
 sn_status sn_conv_parse_padding(sn_args *args, int allow_pair, sn_pad_mode *mode, int pad[2]);

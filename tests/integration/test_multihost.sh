@@ -54,59 +54,53 @@ else
   echo "$where" >&2
 fi
 
-sent=$(sn_netns_tx_bytes)
-SN_MPIRUN=("${SN_NETNS_MPIRUN[@]}")
-start=$(date +%s.%N)
-run_ranks 2 "${common[@]}" --set checkpoint.dir=multihost
-took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-SN_MPIRUN=(mpirun)
-if expect_success "2 hosts x 1 rank over TCP (${delay} ms delay) trains $steps steps in $took s"; then
+# on_hosts WHAT REFERENCE N ARGS...: runs shardnet ARGS on N ranks across the two
+# hosts (checkpoint dir multihost-N), then checks that host 1 sent at least every
+# parameter (4 bytes) per step over the link, which the gradient reduction alone
+# does, and that the result is within 1e-4 of REFERENCE/latest.h5.
+on_hosts() {
+  local what=$1 reference=$2 n=$3
+  shift 3
+  local sent start took params out
+  sent=$(sn_netns_tx_bytes)
+  SN_MPIRUN=("${SN_NETNS_MPIRUN[@]}")
+  start=$(date +%s.%N)
+  run_ranks "$n" "$@" --set checkpoint.dir=multihost-$n
+  took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+  SN_MPIRUN=(mpirun)
+  expect_success "$what over TCP (${delay} ms delay) trains $steps steps in $took s" || return 1
   sent=$(($(sn_netns_tx_bytes) - sent))
-  # The gradient all-reduce alone moves every parameter (4 bytes) across per step.
   params=$(grep -o '[0-9]* parameters' "$OUT" | head -1 | cut -d' ' -f1)
   if [ -n "$params" ] && [ "$sent" -ge $((steps * params * 4)) ]; then
-    pass "host 1 sent $sent bytes over $SN_NETNS_DEV (>= $steps steps x $params parameters x 4 bytes)"
+    pass "$what: host 1 sent $sent bytes over $SN_NETNS_DEV (>= $steps steps x $params parameters x 4 bytes)"
   else
-    fail "host 1 sent only $sent bytes over $SN_NETNS_DEV for $steps steps of ${params:-?} parameters"
+    fail "$what: host 1 sent only $sent bytes over $SN_NETNS_DEV for $steps steps of ${params:-?} parameters"
   fi
-  if out=$($PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" local/latest.h5 multihost/latest.h5 1e-4); then
-    pass "2 hosts match the single-host run: $out"
+  if out=$($PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" "$reference/latest.h5" \
+    "multihost-$n/latest.h5" 1e-4); then
+    pass "$what match the single-host run: $out"
   else
-    fail "2 hosts differ from the single-host run: $out"
+    fail "$what differ from the single-host run: $out"
   fi
-fi
+}
+
+on_hosts "2 hosts x 1 rank" local 2 "${common[@]}"
 
 # Two ranks per host (the plain link only; the delayed variants keep to the above):
 # each host's pair sums in shared memory, building the 1 MB hidden kernel of wide.yaml
-# in turns, and rank l of each host all-reduces slice l with its peer over TCP.
-# --map-by node deals ranks 0, 2 to host 1 and 1, 3 to host 2.
+# in turns, and rank l of each host all-reduces slice l with its peer over TCP; the
+# two slices still carry every parameter across. --map-by node deals ranks 0, 2 to
+# host 1 and 1, 3 to host 2.
 if [ "$delay" -eq 0 ]; then
   sed -e 's/name: hidden, units: 16/name: hidden, units: 2100/' blobs.yaml >wide.yaml
   wide=(train wide.yaml "${common[@]:2}")
   run_ranks 4 "${wide[@]}" --set checkpoint.dir=local4
   expect_success "the single-host 4-rank reference run"
-  sent=$(sn_netns_tx_bytes)
-  SN_MPIRUN=("${SN_NETNS_MPIRUN[@]}")
-  run_ranks 4 "${wide[@]}" --set checkpoint.dir=multihost4
-  SN_MPIRUN=(mpirun)
-  if expect_success "2 hosts x 2 ranks over TCP"; then
-    sent=$(($(sn_netns_tx_bytes) - sent))
+  if on_hosts "2 hosts x 2 ranks" local4 4 "${wide[@]}"; then
     if grep -q "gradients summed in shared memory by 2 ranks per node" "$OUT"; then
       pass "2 hosts x 2 ranks: each host's ranks share memory"
     else
       fail "2 hosts x 2 ranks: not sharing memory per host: $(head -1 "$OUT")"
-    fi
-    # Between them, the two slices still carry every parameter across each step.
-    params=$(grep -o '[0-9]* parameters' "$OUT" | head -1 | cut -d' ' -f1)
-    if [ -n "$params" ] && [ "$sent" -ge $((steps * params * 4)) ]; then
-      pass "2 hosts x 2 ranks: host 1 sent $sent bytes (>= $steps steps x $params parameters x 4 bytes)"
-    else
-      fail "2 hosts x 2 ranks: host 1 sent only $sent bytes for $steps steps of ${params:-?} parameters"
-    fi
-    if out=$($PYTHON "$SN_SOURCE_DIR/tests/integration/compare_ckpt.py" local4/latest.h5 multihost4/latest.h5 1e-4); then
-      pass "2 hosts x 2 ranks match the single-host 4-rank run: $out"
-    else
-      fail "2 hosts x 2 ranks differ from the single-host 4-rank run: $out"
     fi
   fi
 fi
