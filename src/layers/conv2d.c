@@ -1,6 +1,5 @@
 /* 2-D convolution: out (cout, oh, ow) = act(kernel (cout, cin, kh, kw) * in (cin, h, w)
  * + bias), computed per sample as im2col + GEMM, samples spread over OpenMP threads. */
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,34 +87,28 @@ static size_t conv2d_workspace(const sn_layer *l, int batch, int threads) {
   return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c);
 }
 
+/* One sample: y += W . im2col(x) ([cout, cin*kh*kw] x [cin*kh*kw, oh*ow]). */
+static void conv2d_sample_forward(const sn_layer *l, const float *x, float *y, float *col) {
+  const conv_cfg *c = l->impl;
+  const int k = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
+  if (!c->direct) {
+    sn_im2col(&c->g, x, col, n);
+    x = col;
+  }
+  sn_gemm(0, 0, c->filters, n, k, 1.0f, l->params[0].data, k, x, n, 1.0f, y, n);
+}
+
 static void conv2d_forward(sn_layer *l, const sn_fwd *f) {
   const conv_cfg *c = l->impl;
   const sn_conv_geom *g = &c->g;
-  const int k = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), cout = c->filters;
-  const size_t in_size = (size_t)g->c * g->h * g->w, out_size = (size_t)cout * n;
-  const float *w = l->params[0].data, *bias = c->use_bias ? l->params[1].data : NULL;
-  const int team = sn_conv_team(f->threads, f->batch);
-#pragma omp parallel num_threads(team)
-  {
-    const int t = omp_get_thread_num();
-    float *col = f->work + (size_t)t * slot_floats(c);
-    int lo, hi;
-    sn_conv_share(f->batch, team, t, &lo, &hi);
-    for (int s = lo; s < hi; s++) {
-      const float *x = f->in[0] + (size_t)s * in_size;
-      float *y = f->out + (size_t)s * out_size;
-      if (!c->direct) {
-        sn_im2col(g, x, col, n);
-        x = col;
-      }
-      sn_conv_fill_bias(y, bias, cout, n);
-      // [cout, cin*kh*kw] x [cin*kh*kw, oh*ow] -> [cout, oh*ow]
-      sn_gemm(0, 0, cout, n, k, 1.0f, w, k, x, n, 1.0f, y, n);
-    }
-    /* One call over the thread's whole block rather than one per sample: the
-     * activation loops only vectorize on long runs (a nested region, one thread). */
-    sn_activation_forward(c->act, f->out + (size_t)lo * out_size, (size_t)(hi - lo) * out_size);
-  }
+  const sn_conv_forward_plan plan = {.slot = slot_floats(c),
+                                     .in_size = (size_t)g->c * g->h * g->w,
+                                     .cout = c->filters,
+                                     .plane = (size_t)sn_conv_geom_cols(g),
+                                     .bias = c->use_bias ? l->params[1].data : NULL,
+                                     .act = c->act,
+                                     .per_sample = conv2d_sample_forward};
+  sn_conv_forward(l, f, &plan);
 }
 
 /* One sample: dW += dpre . col^T, din += col2im(W^T . dpre). */

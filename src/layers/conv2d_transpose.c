@@ -1,7 +1,6 @@
 /* Transposed 2-D convolution (the data gradient of a convolution, used to upsample):
  * out (cout, oh, ow) = act(col2im(kernel (cin, cout, kh, kw)^T . in (cin, h, w)) + bias). */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,36 +108,33 @@ static size_t convt_workspace(const sn_layer *l, int batch, int threads) {
   return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c, l->in_shape[0].d[0]);
 }
 
+/* One sample: y += col2im(W^T . x), or W^T . x straight into y when direct. */
+static void convt_sample_forward(const sn_layer *l, const float *x, float *y, float *col) {
+  const convt_cfg *c = l->impl;
+  const int cin = l->in_shape[0].d[0], cout = c->filters;
+  const int kc = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
+  const float *w = l->params[0].data;
+  if (c->direct) {
+    // y [cout, h*w] += W^T [cout, cin] x x [cin, h*w]
+    sn_gemm(1, 0, cout, n, cin, 1.0f, w, cout, x, n, 1.0f, y, n);
+  } else {
+    // col [cout*kh*kw, h*w] = W^T [cout*kh*kw, cin] x x [cin, h*w], then scattered
+    sn_gemm(1, 0, kc, n, cin, 1.0f, w, kc, x, n, 0.0f, col, n);
+    sn_col2im_add(&c->g, col, n, y);
+  }
+}
+
 static void convt_forward(sn_layer *l, const sn_fwd *f) {
   const convt_cfg *c = l->impl;
   const sn_conv_geom *g = &c->g;
-  const int cin = l->in_shape[0].d[0], cout = c->filters;
-  const int kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g), on = g->h * g->w;
-  const size_t in_size = (size_t)cin * n, out_size = (size_t)cout * on;
-  const float *w = l->params[0].data, *bias = c->use_bias ? l->params[1].data : NULL;
-  const int team = sn_conv_team(f->threads, f->batch);
-#pragma omp parallel num_threads(team)
-  {
-    const int t = omp_get_thread_num();
-    float *col = f->work + (size_t)t * slot_floats(c);
-    int lo, hi;
-    sn_conv_share(f->batch, team, t, &lo, &hi);
-    for (int s = lo; s < hi; s++) {
-      const float *x = f->in[0] + (size_t)s * in_size;
-      float *y = f->out + (size_t)s * out_size;
-      sn_conv_fill_bias(y, bias, cout, on);
-      if (c->direct) {
-        // y [cout, h*w] += W^T [cout, cin] x x [cin, h*w]
-        sn_gemm(1, 0, cout, n, cin, 1.0f, w, cout, x, n, 1.0f, y, n);
-      } else {
-        // col [cout*kh*kw, h*w] = W^T [cout*kh*kw, cin] x x [cin, h*w], then scattered
-        sn_gemm(1, 0, kc, n, cin, 1.0f, w, kc, x, n, 0.0f, col, n);
-        sn_col2im_add(g, col, n, y);
-      }
-    }
-    /* one call over the thread's whole block: see conv2d_forward */
-    sn_activation_forward(c->act, f->out + (size_t)lo * out_size, (size_t)(hi - lo) * out_size);
-  }
+  const sn_conv_forward_plan plan = {.slot = slot_floats(c),
+                                     .in_size = (size_t)l->in_shape[0].d[0] * sn_conv_geom_cols(g),
+                                     .cout = c->filters,
+                                     .plane = (size_t)g->h * g->w,
+                                     .bias = c->use_bias ? l->params[1].data : NULL,
+                                     .act = c->act,
+                                     .per_sample = convt_sample_forward};
+  sn_conv_forward(l, f, &plan);
 }
 
 /* One sample: the gradient of a col2im is an im2col, so dcol = im2col(dpre), then

@@ -195,6 +195,26 @@ void sn_conv_reduce(float *dst, const float *parts, size_t stride, int n_parts, 
   }
 }
 
+void sn_conv_forward(const sn_layer *l, const sn_fwd *f, const sn_conv_forward_plan *p) {
+  const size_t out_size = (size_t)p->cout * p->plane;
+  const int team = sn_conv_team(f->threads, f->batch);
+#pragma omp parallel num_threads(team)
+  {
+    const int t = omp_get_thread_num();
+    float *col = f->work + (size_t)t * p->slot;
+    int lo, hi;
+    sn_conv_share(f->batch, team, t, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
+      float *y = f->out + (size_t)s * out_size;
+      sn_conv_fill_bias(y, p->bias, p->cout, (int)p->plane);
+      p->per_sample(l, f->in[0] + (size_t)s * p->in_size, y, col);
+    }
+    /* One call over the thread's whole block rather than one per sample: the
+     * activation loops only vectorize on long runs (a nested region, one thread). */
+    sn_activation_forward(p->act, f->out + (size_t)lo * out_size, (size_t)(hi - lo) * out_size);
+  }
+}
+
 void sn_conv_backward(sn_layer *l, const sn_bwd *b, const sn_conv_backward_plan *p) {
   const int team = p->team, has_bias = l->n_params > 1;
   float *parts = b->work + (size_t)team * p->slot;

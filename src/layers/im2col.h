@@ -67,6 +67,25 @@ void sn_conv_bias_grad(float *db, const float *dy, int rows, int n);
 void sn_conv_reduce(float *dst, const float *parts, size_t stride, int n_parts, size_t n, int t,
                     int team);
 
+/* One sample's convolution: y (the sample's output, holding the bias already) += the
+ * convolution of x; col is the thread's scratch. */
+typedef void (*sn_conv_sample_forward)(const sn_layer *l, const float *x, float *y, float *col);
+
+typedef struct {
+  size_t slot;          /* per-thread scratch floats */
+  size_t in_size;       /* input floats of one sample */
+  int cout;             /* output channels */
+  size_t plane;         /* output floats of one channel */
+  const float *bias;    /* NULL without */
+  sn_activation act;    /* fused activation */
+  sn_conv_sample_forward per_sample;
+} sn_conv_forward_plan;
+
+/* The forward pass both convolution layers share: samples split over the team, each
+ * output filled with the bias, per_sample for the convolution, then the fused
+ * activation over each thread's block of samples. */
+void sn_conv_forward(const sn_layer *l, const sn_fwd *f, const sn_conv_forward_plan *p);
+
 /* Where one thread of a backward pass accumulates weight and bias gradients: thread
  * 0 straight into the arena, the others into their own partial sums. */
 typedef struct {
