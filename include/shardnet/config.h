@@ -14,12 +14,41 @@
 #define SN_PATH_CAP 1024
 #define SN_MAX_ACTIVATION_SAMPLES 64
 
+/* data.placement: where a dataset's samples are held while a run uses them. */
+typedef enum {
+  SN_PLACEMENT_AUTO,            /* chosen from the set's size against the node's memory */
+  SN_PLACEMENT_REPLICATE,       /* every rank holds the whole set */
+  SN_PLACEMENT_NODE,            /* one copy per node, in memory shared by its ranks */
+  SN_PLACEMENT_SHARD,           /* each rank holds 1/P; a step's samples are exchanged over MPI */
+  SN_PLACEMENT_STREAM           /* nothing held; a background reader fetches the next steps */
+} sn_placement;
+#define SN_PLACEMENT_COUNT 5
+extern const char *const sn_placement_names[SN_PLACEMENT_COUNT]; /* "auto", "replicate", ... */
+
+/* data.augment.random_shift.fill: what fills the pixels a shift uncovers. */
+typedef enum { SN_FILL_ZERO, SN_FILL_EDGE, SN_FILL_REFLECT } sn_fill_mode;
+
+/* data.augment (training set only): random choices keyed by (seed, epoch, global
+ * sample index), so they are the same for any rank count and placement. */
+typedef struct {
+  int crop_padding;             /* random_crop: {padding: P}: pad P zeros, crop back to H x W; 0 = off */
+  int flip_horizontal;          /* flip_horizontal: true: mirror left-right with probability 1/2 */
+  int shift_max;                /* random_shift: {max: S}: shift by -S..S pixels in y and x; 0 = off */
+  sn_fill_mode shift_fill;      /* random_shift: {fill: zero|edge|reflect}, default edge */
+} sn_augment_config;
+
 typedef struct {
   char train[SN_PATH_CAP];      /* data.train: dataset file ("" if absent) */
   char test[SN_PATH_CAP];       /* data.test ("" if absent) */
   double scale;                 /* data.scale, default 1 */
   int n_mean, n_std;            /* data.mean / data.std per channel (0 = not given) */
   double mean[16], std[16];
+  sn_placement placement;       /* data.placement, default auto */
+  int prefetch;                 /* data.prefetch: steps the stream reader and the shard exchange
+                                 * run ahead, default 4 (1..64) */
+  int pad_to[2];                /* data.pad_to: [H, W], zeros around each stored image (centred); 0 = off */
+  int channels;                 /* data.channels: 3 replicates a grey channel; 0 = as stored */
+  sn_augment_config augment;    /* data.augment */
 } sn_data_config;
 
 typedef struct {

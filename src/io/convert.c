@@ -3,11 +3,13 @@
 #include "shardnet/convert.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-#include "shardnet/dataset.h"
+#include "shardnet/config.h"
+#include "shardnet/dataset_writer.h"
 
 #define IDX_UBYTE 0x08
 #define CIFAR_SIDE 32

@@ -13,6 +13,7 @@
 #include "io/h5util.h"
 #include "shardnet/activations.h"
 #include "shardnet/checkpoint.h"
+#include "shardnet/dataset_writer.h"
 #include "shardnet/memory.h"
 #include "sn_test.h"
 

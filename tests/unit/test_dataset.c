@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "shardnet/dataset.h"
+#include "shardnet/dataset_writer.h"
 #include "sn_test.h"
 
 static char path[64];
