@@ -25,6 +25,7 @@
 #include "shardnet/dataset.h"
 #include "shardnet/dist.h"
 #include "shardnet/net.h"
+#include "shardnet/transform.h"
 
 /* Provenance of a `shardnet activations` file. */
 typedef struct {
@@ -32,10 +33,10 @@ typedef struct {
   long step;                /* its step */
 } sn_activations_source;
 
-/* Collective: runs samples [first, last) of ds (normalised by norm) through net in
+/* Collective: runs samples [first, last) of ds (transformed by tf: pad_to, channels, normalisation) through net in
  * inference mode, each rank taking a contiguous share, and writes path (replacing
  * it). Fails on every rank with one message. */
-sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
+sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
                                size_t first, size_t last, const sn_activations_source *src, const char *path);
 
 /* Collective, for the training loop between steps: appends group /step_<step> (the
@@ -43,7 +44,7 @@ sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, co
  * file on first use; a step recorded before (a resumed run) is replaced. The
  * forwards run in inference mode with batch 1: parameters and batch-norm running
  * statistics are left as they are, only the net's activation buffers change. */
-sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
+sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
                                   const long *samples, int n_samples, long step, const char *path);
 
 #endif

@@ -40,7 +40,11 @@ typedef struct sn_trainer {
   sn_optimizer *opt;
   sn_schedule schedule;
   sn_dataset *train, *test;
+  sn_transform train_tf, test_tf;  /* stored samples to inputs (the training set's augmented) */
+  sn_transform snapshot_tf;     /* training samples unaugmented, for activation snapshots */
+  sn_reader *reader;            /* the training set's global batches, queued ahead */
   sn_position at;
+  sn_position queued;           /* the step whose batch is queued next (step -1: none yet) */
   long steps_per_epoch, total_steps;
   double lr_scale;              /* train.scale_lr: linear */
   int local_max;                /* largest per-rank slice of a global batch */
@@ -48,7 +52,7 @@ typedef struct sn_trainer {
   /* per-step buffers */
   float *x, *targets;
   int32_t *labels;
-  uint32_t *perm;
+  uint32_t *perm;               /* the permutation of epoch perm_epoch, for queueing batches */
   int perm_epoch;
   const char *const *overrides;  /* the --set options, saved in checkpoints */
   int n_overrides;
@@ -88,15 +92,17 @@ sn_status sn_trainer_run(sn_trainer *t);
  * across all ranks come back. */
 sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy);
 
-/* Inference over a whole dataset, split across ranks and reduced. */
-sn_status sn_evaluate(sn_dist *dist, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
-                      int batch, sn_eval_result *out);
+/* Inference over a whole dataset, split across ranks (sn_part) and reduced; batch
+ * samples per forward, depth batches read ahead. Collective. */
+sn_status sn_evaluate(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_transform *tf, int batch, int depth,
+                      sn_eval_result *out);
 void sn_eval_result_free(sn_eval_result *r);
 
-/* Network outputs for samples [lo, hi) of ds, in batches of up to `batch`, into
- * out ((hi - lo) x outputs): class probabilities (softmax of the logits) for a
- * classifier, raw outputs otherwise. Local to this rank. */
-sn_status sn_predict_range(sn_net *net, const sn_dataset *ds, const sn_data_config *norm, size_t lo, size_t hi,
-                           int batch, float *out);
+/* Network outputs for this rank's part of ds (samples [*lo, *hi), sn_part), in
+ * batches of up to `batch`, into out ((hi - lo) x outputs, malloc'ed) and, for a
+ * classifier, the predicted labels into *labels: class probabilities (softmax of the
+ * logits) for a classifier, raw outputs otherwise. Collective. */
+sn_status sn_predict_part(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_transform *tf, int batch, int depth,
+                          size_t *lo, size_t *hi, float **out, int32_t **labels);
 
 #endif

@@ -9,10 +9,11 @@
 #include "shardnet/checkpoint.h"
 
 static const char usage[] =
-    "usage: shardnet activations CHECKPOINT|RUN_DIR --data FILE.h5 --samples A:B --out FILE.h5";
+    "usage: shardnet activations CHECKPOINT|RUN_DIR --data FILE.h5 --samples A:B --out FILE.h5 "
+    "[--placement auto|replicate|node|shard|stream]";
 
 typedef struct {
-  const char *checkpoint, *data, *samples, *out;
+  const char *checkpoint, *data, *samples, *out, *placement;
 } activations_options;
 
 /* A whole number written with digits only (no sign, no spaces); *end follows it. */
@@ -43,12 +44,12 @@ static sn_status activations_body(sn_dist *d, void *ctx) {
   /* Every rank parses the same text; agreeing lets only one of them report it. */
   SN_TRY(sn_dist_agree(d, parse_samples(o->samples, &first, &last)));
   sn_cli_inference in;
-  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, &in);
+  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
   sn_checkpoint_info info = {0};
   if (st == SN_OK) st = sn_dist_agree(d, sn_checkpoint_read_info(in.resolved, &info));
   if (st == SN_OK) {
     const sn_activations_source src = {.checkpoint = in.resolved, .step = info.step};
-    st = sn_activations_write(d, in.net, in.ds, &in.cfg->data, first, last, &src, o->out);
+    st = sn_activations_write(d, in.net, in.ds, &in.tf, first, last, &src, o->out);
   }
   if (st == SN_OK && sn_dist_rank(d) == 0)
     printf("shardnet: wrote the activations of samples %zu:%zu (input and %d layers, step %ld) to %s\n", first, last,
@@ -64,6 +65,7 @@ int sn_cmd_activations(int argc, char **argv) {
     int r = sn_cli_take_value(argc, argv, &i, "--data", &o.data);
     if (!r) r = sn_cli_take_value(argc, argv, &i, "--samples", &o.samples);
     if (!r) r = sn_cli_take_value(argc, argv, &i, "--out", &o.out);
+    if (!r) r = sn_cli_take_value(argc, argv, &i, "--placement", &o.placement);
     if (r < 0) return 2;
     if (r) continue;
     if (argv[i][0] == '-' || o.checkpoint) {

@@ -10,7 +10,7 @@
 #include "shardnet/trainer.h"
 
 typedef struct {
-  const char *checkpoint, *data, *out;
+  const char *checkpoint, *data, *out, *placement;
   int batch;
 } infer_options;
 
@@ -30,9 +30,9 @@ static void print_eval(const sn_cli_inference *in, const sn_eval_result *r) {
 static sn_status eval_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
   sn_cli_inference in;
-  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, &in);
+  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
   sn_eval_result r = {0};
-  if (st == SN_OK) st = sn_evaluate(d, in.net, in.ds, &in.cfg->data, o->batch, &r);
+  if (st == SN_OK) st = sn_evaluate(d, in.net, in.ds, &in.tf, o->batch, in.cfg->data.prefetch, &r);
   if (st == SN_OK && sn_dist_rank(d) == 0) print_eval(&in, &r);
   sn_eval_result_free(&r);
   sn_cli_close_inference(&in);
@@ -42,25 +42,18 @@ static sn_status eval_body(sn_dist *d, void *ctx) {
 static sn_status predict_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
   sn_cli_inference in;
-  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, &in);
+  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
   if (st != SN_OK) {
     sn_cli_close_inference(&in);
     return st;
   }
-  const int rank = sn_dist_rank(d), size = sn_dist_size(d);
+  const int rank = sn_dist_rank(d);
   const int dim = (int)sn_shape_size(sn_net_output_shape(in.net));
   const int classify = in.net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY;
-  size_t lo = in.ds->n * (size_t)rank / (size_t)size, hi = in.ds->n * (size_t)(rank + 1) / (size_t)size;
+  size_t lo = 0, hi = 0;
   float *values = NULL;
-  int32_t *labels = calloc(hi - lo + 1, sizeof *labels);
-  st = labels ? sn_alloc_floats((hi - lo) * (size_t)dim + 1, &values) : sn_fail(SN_ERR_NOMEM, "no memory");
-  if (st == SN_OK) st = sn_predict_range(in.net, in.ds, &in.cfg->data, lo, hi, o->batch, values);
-  for (size_t i = 0; st == SN_OK && classify && i < hi - lo; i++) {
-    const float *row = values + i * (size_t)dim;
-    int best = 0;
-    for (int k = 1; k < dim; k++) best = row[k] > row[best] ? k : best;
-    labels[i] = best;
-  }
+  int32_t *labels = NULL;
+  st = sn_predict_part(d, in.net, in.ds, &in.tf, o->batch, in.cfg->data.prefetch, &lo, &hi, &values, &labels);
   st = sn_dist_agree(d, st);
   if (st == SN_OK) {
     sn_predictions p = {.n = in.ds->n, .first = lo, .local = hi - lo, .dim = dim, .values = values,
@@ -79,6 +72,7 @@ static int parse(int argc, char **argv, infer_options *o, int want_out) {
   for (int i = 1; i < argc; i++) {
     int r = sn_cli_take_value(argc, argv, &i, "--data", &o->data);
     if (!r) r = sn_cli_take_value(argc, argv, &i, "--batch", &batch);
+    if (!r) r = sn_cli_take_value(argc, argv, &i, "--placement", &o->placement);
     if (!r && want_out) r = sn_cli_take_value(argc, argv, &i, "--out", &o->out);
     if (r < 0) return 0;
     if (r) continue;
@@ -90,7 +84,7 @@ static int parse(int argc, char **argv, infer_options *o, int want_out) {
   }
   o->batch = batch ? atoi(batch) : 256;
   if (!o->checkpoint || !o->data || (want_out && !o->out) || o->batch < 1) {
-    sn_cli_error("usage: shardnet %s CHECKPOINT|RUN_DIR --data FILE.h5%s [--batch N]", argv[0],
+    sn_cli_error("usage: shardnet %s CHECKPOINT|RUN_DIR --data FILE.h5%s [--batch N] [--placement auto|replicate|node|shard|stream]", argv[0],
                  want_out ? " --out FILE.h5" : "");
     return 0;
   }

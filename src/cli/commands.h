@@ -28,11 +28,14 @@ typedef struct {
   sn_config *cfg;
   sn_net *net;
   sn_dataset *ds;
+  sn_transform tf;              /* the run's pad_to, channels and normalisation, no augmentation */
   char resolved[SN_PATH_CAP];   /* the checkpoint file used */
 } sn_cli_inference;
 
-/* Collective; errors agree across ranks. Close in any case. */
-sn_status sn_cli_open_inference(sn_dist *d, const char *checkpoint, const char *data, sn_cli_inference *in);
+/* Collective; errors agree across ranks. placement is the --placement option's text
+ * (NULL: auto). Close in any case. */
+sn_status sn_cli_open_inference(sn_dist *d, const char *checkpoint, const char *data, const char *placement,
+                                sn_cli_inference *in);
 void sn_cli_close_inference(sn_cli_inference *in);
 
 /* Collects repeated `--set key=value` options. */

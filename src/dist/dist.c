@@ -17,6 +17,7 @@ struct sn_dist {
 };
 
 MPI_Comm sn_dist_comm(const sn_dist *d) { return d->comm; }
+MPI_Comm sn_dist_node_comm(const sn_dist *d) { return d->node; }
 
 sn_status sn_dist_mpi_fail(const sn_dist *d, int code, const char *call) {
   char text[MPI_MAX_ERROR_STRING] = "";

@@ -7,6 +7,8 @@
 #include "shardnet/dist.h"
 
 MPI_Comm sn_dist_comm(const sn_dist *d);
+/* The ranks that share this node's memory (MPI_COMM_TYPE_SHARED). */
+MPI_Comm sn_dist_node_comm(const sn_dist *d);
 /* Turns a failed MPI call's code into an SN_ERR_MPI naming the call and the rank. */
 sn_status sn_dist_mpi_fail(const sn_dist *d, int code, const char *call);
 

@@ -12,7 +12,9 @@
 
 #include "dist/dist_comm.h"
 #include "io/h5util.h"
+#include "shardnet/infer.h"
 #include "shardnet/memory.h"
+#include "shardnet/part.h"
 
 #define ACTIVATIONS_FORMAT "shardnet-activations"
 #define IMAGES "images"
@@ -27,13 +29,11 @@
 /* The rows of one record: row i holds dataset sample list[i], or first + i. */
 typedef struct {
   const sn_dataset *ds;
-  const sn_data_config *norm;
+  const sn_transform *tf;
   size_t n, first;
   const long *list;
   long step;
 } record;
-
-static size_t sample_of(const record *r, size_t row) { return r->list ? (size_t)r->list[row] : r->first + row; }
 
 /* A record's datasets: 0 is the network input, k > 0 the output of layer k - 1. */
 static sn_shape set_shape(const sn_net *net, int k) {
@@ -88,15 +88,35 @@ static sn_status write_rows(hid_t set, const char *name, size_t row, size_t m, s
 /* Collective: writes record r into loc. Rank q of P computes rows
  * [n*q/P, n*(q+1)/P), in rounds of at most `round` rows per rank; every rank takes
  * part in every round's writes, with no rows when its share is done. */
+/* Where write_record's rows go: set k's values of row first + j at buf + offset[k] + j * per[k]. */
+typedef struct {
+  float *buf;
+  const size_t *per, *offset;
+  int n_sets;
+  size_t first;
+} rows_out;
+
+static sn_status keep_row(void *ctx, size_t row, int n, const sn_net *net, const float *x, const int32_t *labels,
+                          const float *targets) {
+  const rows_out *o = ctx;
+  const size_t j = row - o->first;
+  memcpy(o->buf + o->offset[0] + j * o->per[0], x, o->per[0] * sizeof(float));
+  for (int k = 1; k < o->n_sets; k++)
+    memcpy(o->buf + o->offset[k] + j * o->per[k], sn_net_layer_output(net, k - 1), o->per[k] * sizeof(float));
+  return SN_OK;
+}
+
 static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *r) {
   const int rank = sn_dist_rank(d), size = sn_dist_size(d), n_sets = net->n_layers + 1;
   const size_t lo = r->n * (size_t)rank / (size_t)size, hi = r->n * (size_t)(rank + 1) / (size_t)size;
   const size_t most = (r->n + (size_t)size - 1) / (size_t)size;  /* the largest share */
   size_t *per = calloc((size_t)n_sets, sizeof *per), *offset = calloc((size_t)n_sets, sizeof *offset);
   hid_t *sets = malloc((size_t)n_sets * sizeof *sets);
+  uint32_t *samples = malloc((r->n ? r->n : 1) * sizeof *samples);
   float *buf = NULL;
   size_t per_sample = 0, round = 1;
-  sn_status st = per && offset && sets ? SN_OK : sn_fail(SN_ERR_NOMEM, "cannot allocate activation buffers");
+  sn_status st = per && offset && sets && samples ? SN_OK : sn_fail(SN_ERR_NOMEM, "cannot allocate activation buffers");
+  for (size_t i = 0; samples && i < r->n; i++) samples[i] = (uint32_t)(r->list ? (size_t)r->list[i] : r->first + i);
   for (int k = 0; sets && k < n_sets; k++) sets[k] = H5I_INVALID_HID;
   if (st == SN_OK) {
     for (int k = 0; k < n_sets; k++) per_sample += per[k] = sn_shape_size(set_shape(net, k));
@@ -108,22 +128,18 @@ static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *
   /* The net may come unreserved (a freshly loaded model); batch 1 is all it needs. */
   if (st == SN_OK && net->max_batch < 1) st = sn_net_reserve(net, 1, 0);
   st = sn_dist_agree(d, st);
+  sn_reader *reader = NULL;
+  if (st == SN_OK) st = sn_reader_create(d, r->ds, 4, 1, &reader);
   if (st == SN_OK) st = sn_dist_agree(d, create_sets(loc, net, r, sets));
-  const sn_pass pass = {.training = 0};
+  rows_out out = {.buf = buf, .per = per, .offset = offset, .n_sets = n_sets};
   for (size_t done = 0; st == SN_OK && done < most; done += round) {
     const size_t row = lo + done, m = row < hi ? (hi - row < round ? hi - row : round) : 0;
-    for (size_t j = 0; j < m; j++) {
-      /* One sample per forward: a kernel's blocking then never depends on how the
-       * samples were split, which keeps the file bitwise the same for any rank count. */
-      uint32_t idx = (uint32_t)sample_of(r, row + j);
-      float *x = buf + offset[0] + j * per[0];
-      sn_dataset_batch(r->ds, r->norm, &idx, 1, x, NULL, NULL);
-      sn_net_forward(net, x, 1, &pass);
-      for (int k = 1; k < n_sets; k++)
-        memcpy(buf + offset[k] + j * per[k], sn_net_layer_output(net, k - 1), per[k] * sizeof(float));
-    }
+    /* One sample per forward: a kernel's blocking then never depends on how the
+     * samples were split, which keeps the file bitwise the same for any rank count. */
+    out.first = row;
+    sn_status fst = sn_infer_rows(reader, net, r->tf, samples, row, row + m, 1, keep_row, &out);
     /* Every rank makes every write, even after a failure, so none waits alone. */
-    sn_status wst = SN_OK;
+    sn_status wst = fst;
     for (int k = 0; k < n_sets; k++) {
       sn_status one = write_rows(sets[k], set_name(net, k), row, m, per[k], buf + offset[k]);
       wst = wst != SN_OK ? wst : one;
@@ -132,6 +148,8 @@ static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *
   }
   for (int k = 0; sets && k < n_sets; k++)
     if (sets[k] >= 0) H5Dclose(sets[k]);
+  sn_reader_destroy(reader);
+  free(samples);
   free(per);
   free(offset);
   free(sets);
@@ -240,7 +258,7 @@ static hid_t mpio_fapl(sn_dist *d) {
   return fapl;
 }
 
-sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
+sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
                                size_t first, size_t last, const sn_activations_source *src, const char *path) {
   sn_h5_quiet();
   sn_status st = SN_OK;
@@ -261,7 +279,7 @@ sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, co
   if (st == SN_OK) st = sn_h5_write_string_attr(file, "data", ds->path);
   if (st == SN_OK) st = sn_h5_write_string_attr(file, "samples", range);
   st = sn_dist_agree(d, st);
-  const record r = {.ds = ds, .norm = norm, .n = last - first, .first = first, .step = src->step};
+  const record r = {.ds = ds, .tf = tf, .n = last - first, .first = first, .step = src->step};
   if (st == SN_OK) st = write_record(d, file, net, &r);
   return finish(d, file, st, path, NULL, net);
 }
@@ -298,7 +316,7 @@ static sn_status open_for_append(sn_dist *d, const char *path, hid_t *file) {
   return st;
 }
 
-sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
+sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
                                   const long *samples, int n_samples, long step, const char *path) {
   sn_h5_quiet();
   sn_status st = n_samples > 0 ? SN_OK : sn_fail(SN_ERR_INVALID, "activations: no samples to record");
@@ -323,7 +341,7 @@ sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds,
   if (st == SN_OK) st = sn_h5_write_ints_attr(g, "samples", indices, n_samples);
   free(indices);
   st = sn_dist_agree(d, st);
-  const record r = {.ds = ds, .norm = norm, .n = (size_t)n_samples, .list = samples, .step = step};
+  const record r = {.ds = ds, .tf = tf, .n = (size_t)n_samples, .list = samples, .step = step};
   if (st == SN_OK) st = write_record(d, g, net, &r);
   if (g >= 0) H5Gclose(g);
   return finish(d, file, st, path, group, net);

@@ -1,5 +1,5 @@
-/* Dataset files: collective loading with parallel HDF5, validation against the
- * model, batch assembly with normalisation, and writing (for the converters). */
+/* Dataset files: opening (the file's description, checked), the placement, and
+ * validation against the model by scanning the labels in bounded chunks. */
 #define _POSIX_C_SOURCE 200809L
 #include "shardnet/dataset.h"
 
@@ -7,54 +7,52 @@
 #include <string.h>
 
 #include "dist/dist_comm.h"
+#include "io/data_store.h"
 #include "io/h5util.h"
+#include "shardnet/part.h"
 
 #define DATASET_FORMAT "shardnet-dataset"
+/* Chunks of /images the cache holds: enough for the samples of a request that share
+ * a chunk to inflate it once, at most CACHE_MAX bytes. */
+#define CACHE_CHUNKS 64
+#define CACHE_MAX ((size_t)64 << 20)
+/* Labels scanned per read while validating. */
+#define SCAN_ROWS ((size_t)1 << 20)
+
+const char *const sn_placement_names[SN_PLACEMENT_COUNT] = {"auto", "replicate", "node", "shard", "stream"};
 
 /* Every rank returns the lowest failing rank's error; without MPI the local one. */
 static sn_status agree(sn_dist *d, sn_status st) { return d ? sn_dist_agree(d, st) : st; }
 
-/* Reads rows [0, n) of dset (row_bytes each, in memory type mem) into buf: each
- * rank reads its contiguous slice collectively, then the slices are gathered so
- * every rank holds all rows. */
-static sn_status read_rows(sn_dist *d, const char *path, hid_t dset, hid_t mem, size_t n, size_t row_elems,
-                           size_t elem_bytes, void *buf) {
-  int rank = d ? sn_dist_rank(d) : 0, size = d ? sn_dist_size(d) : 1;
-  size_t lo = n * (size_t)rank / (size_t)size, hi = n * (size_t)(rank + 1) / (size_t)size;
-  char *dst = (char *)buf + lo * row_elems * elem_bytes;
-  herr_t err = sn_h5_rows(dset, mem, lo, hi - lo, row_elems, 0, d != NULL, dst);
-  char name[64] = "";
-  H5Iget_name(dset, name, sizeof name);
-  sn_status st = agree(d, err < 0 ? sn_fail(SN_ERR_IO, "%s: cannot read %s rows %zu to %zu on rank %d (corrupt or unreadable data)",
-                                          path, name, lo, hi - 1, rank)
-                                  : SN_OK);
-  if (st != SN_OK || !d || size == 1) return st;
-
-  /* Gather in units of whole rows so counts stay small integers. */
-  MPI_Datatype row;
-  MPI_Type_contiguous((int)(row_elems * elem_bytes), MPI_BYTE, &row);
-  MPI_Type_commit(&row);
-  int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
-  for (int r = 0; r < size; r++) {
-    size_t a = n * (size_t)r / (size_t)size, b = n * (size_t)(r + 1) / (size_t)size;
-    displs[r] = (int)a;
-    counts[r] = (int)(b - a);
-  }
-  int code = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, row,
-                            sn_dist_comm(d));
-  free(counts);
-  free(displs);
-  MPI_Type_free(&row);
-  return code == MPI_SUCCESS ? SN_OK : sn_dist_mpi_fail(d, code, "MPI_Allgatherv");
+/* Opens dataset `name` with a chunk cache sized for reading whole samples at random;
+ * *chunk_rows receives its rows per chunk (1 when it is not chunked). */
+static hid_t open_rows(hid_t file, const char *name, size_t row_bytes, size_t *chunk_rows) {
+  hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+  if (set < 0) return set;
+  hid_t dcpl = H5Dget_create_plist(set);
+  hsize_t chunk[8] = {0};
+  *chunk_rows = 1;
+  if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 8, chunk) > 0) *chunk_rows = chunk[0] ? chunk[0] : 1;
+  H5Pclose(dcpl);
+  size_t chunk_bytes = *chunk_rows * row_bytes, cache = CACHE_CHUNKS * chunk_bytes;
+  if (cache > CACHE_MAX) cache = chunk_bytes > CACHE_MAX ? chunk_bytes : CACHE_MAX;
+  H5Dclose(set);
+  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+  /* 10007 hash slots: a prime well above the chunks held at once; w0 = 1 evicts
+   * fully read chunks first */
+  H5Pset_chunk_cache(dapl, 10007, cache, 1.0);
+  set = H5Dopen2(file, name, dapl);
+  H5Pclose(dapl);
+  return set;
 }
 
-/* Shape checks on /images (N, H, W, C) or (N, H, W); runs identically on every rank. */
-static sn_status inspect_images(hid_t file, sn_dataset *ds, hid_t *dset) {
-  if (H5Lexists(file, "images", H5P_DEFAULT) <= 0)
-    return sn_fail(SN_ERR_FORMAT, "%s has no /images dataset", ds->path);
-  *dset = H5Dopen2(file, "images", H5P_DEFAULT);
-  if (*dset < 0) return sn_fail(SN_ERR_FORMAT, "%s: /images is not a dataset", ds->path);
-  hid_t space = H5Dget_space(*dset), type = H5Dget_type(*dset);
+/* Shape and type of /images (N, H, W, C) or (N, H, W). */
+static sn_status inspect_images(sn_dataset *ds) {
+  sn_data_store *s = ds->store;
+  if (H5Lexists(s->file, "images", H5P_DEFAULT) <= 0) return sn_fail(SN_ERR_FORMAT, "%s has no /images dataset", ds->path);
+  hid_t set = H5Dopen2(s->file, "images", H5P_DEFAULT);
+  if (set < 0) return sn_fail(SN_ERR_FORMAT, "%s: /images is not a dataset", ds->path);
+  hid_t space = H5Dget_space(set), type = H5Dget_type(set);
   hsize_t dims[8] = {0};
   int nd = H5Sget_simple_extent_ndims(space);
   if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
@@ -62,9 +60,9 @@ static sn_status inspect_images(hid_t file, sn_dataset *ds, hid_t *dset) {
   size_t tsize = H5Tget_size(type);
   H5Sclose(space);
   H5Tclose(type);
+  H5Dclose(set);
   if (nd != 3 && nd != 4)
-    return sn_fail(SN_ERR_FORMAT, "%s: /images must have shape (N, H, W, C), it has %d dimensions",
-                   ds->path, nd);
+    return sn_fail(SN_ERR_FORMAT, "%s: /images must have shape (N, H, W, C), it has %d dimensions", ds->path, nd);
   if (cls != H5T_INTEGER && cls != H5T_FLOAT)
     return sn_fail(SN_ERR_FORMAT, "%s: /images must hold uint8 or float32 values", ds->path);
   ds->n = (size_t)dims[0];
@@ -73,69 +71,75 @@ static sn_status inspect_images(hid_t file, sn_dataset *ds, hid_t *dset) {
   ds->c = nd == 4 ? (int)dims[3] : 1;
   ds->is_float = !(cls == H5T_INTEGER && tsize == 1);
   if (ds->n == 0) return sn_fail(SN_ERR_FORMAT, "%s has no samples (/images is empty)", ds->path);
-  return SN_OK;
+  s->image_type = ds->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
+  ds->image_bytes = (size_t)ds->h * ds->w * ds->c * (ds->is_float ? sizeof(float) : 1);
+  s->images = open_rows(s->file, "images", ds->image_bytes, &s->chunk_rows);
+  return s->images < 0 ? sn_fail(SN_ERR_FORMAT, "%s: /images cannot be opened", ds->path) : SN_OK;
 }
 
-/* /labels (N) or /targets (N, ...): which one, and its per-sample size. */
-static sn_status inspect_answers(hid_t file, sn_dataset *ds, hid_t *dset, int *is_labels) {
-  *is_labels = H5Lexists(file, "labels", H5P_DEFAULT) > 0;
-  const char *name = *is_labels ? "labels" : "targets";
-  if (!*is_labels && H5Lexists(file, "targets", H5P_DEFAULT) <= 0)
+/* /labels (N) integers or /targets (N, ...): which one, and its per-sample size. */
+static sn_status inspect_answers(sn_dataset *ds) {
+  sn_data_store *s = ds->store;
+  ds->has_labels = H5Lexists(s->file, "labels", H5P_DEFAULT) > 0;
+  const char *name = ds->has_labels ? "labels" : "targets";
+  if (!ds->has_labels && H5Lexists(s->file, "targets", H5P_DEFAULT) <= 0)
     return sn_fail(SN_ERR_FORMAT, "%s has neither /labels nor /targets", ds->path);
-  *dset = H5Dopen2(file, name, H5P_DEFAULT);
-  if (*dset < 0) return sn_fail(SN_ERR_FORMAT, "%s: /%s is not a dataset", ds->path, name);
-  hid_t space = H5Dget_space(*dset);
+  hid_t set = H5Dopen2(s->file, name, H5P_DEFAULT);
+  if (set < 0) return sn_fail(SN_ERR_FORMAT, "%s: /%s is not a dataset", ds->path, name);
+  hid_t space = H5Dget_space(set), type = H5Dget_type(set);
   hsize_t dims[8] = {0};
   int nd = H5Sget_simple_extent_ndims(space);
   if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+  H5T_class_t cls = H5Tget_class(type);
   H5Sclose(space);
+  H5Tclose(type);
+  H5Dclose(set);
   if (nd < 1 || dims[0] != ds->n)
-    return sn_fail(SN_ERR_FORMAT, "%s: /%s has %llu entries but /images has %zu samples", ds->path,
-                   name, nd < 1 ? 0ull : (unsigned long long)dims[0], ds->n);
-  if (*is_labels && nd != 1)
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s has %llu entries but /images has %zu samples", ds->path, name,
+                   nd < 1 ? 0ull : (unsigned long long)dims[0], ds->n);
+  if (ds->has_labels && (nd != 1 || cls != H5T_INTEGER))
     return sn_fail(SN_ERR_FORMAT, "%s: /labels must be one integer per sample", ds->path);
+  if (!ds->has_labels && cls != H5T_INTEGER && cls != H5T_FLOAT)
+    return sn_fail(SN_ERR_FORMAT, "%s: /targets must hold numbers", ds->path);
   ds->target_size = 1;
   for (int i = 1; i < nd; i++) ds->target_size *= (size_t)dims[i];
-  return SN_OK;
+  ds->answer_bytes = ds->has_labels ? sizeof(int32_t) : ds->target_size * sizeof(float);
+  s->answer_type = ds->has_labels ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
+  size_t chunk_rows;
+  s->answers = open_rows(s->file, name, ds->answer_bytes, &chunk_rows);
+  return s->answers < 0 ? sn_fail(SN_ERR_FORMAT, "%s: /%s cannot be opened", ds->path, name) : SN_OK;
 }
 
-static sn_status allocate(sn_dataset *ds, int is_labels) {
-  size_t pixels = ds->n * (size_t)ds->h * ds->w * ds->c;
-  if (ds->is_float) ds->f32 = malloc(pixels * sizeof(float));
-  else ds->u8 = malloc(pixels);
-  if (is_labels) ds->labels = malloc(ds->n * sizeof(int32_t));
-  else ds->targets = malloc(ds->n * ds->target_size * sizeof(float));
-  if ((!ds->f32 && !ds->u8) || (!ds->labels && !ds->targets))
-    return sn_fail(SN_ERR_NOMEM, "%s: cannot hold %zu samples in memory", ds->path, ds->n);
-  return SN_OK;
+/* The file's description: format, shapes and types, class names. One rank's view. */
+static sn_status describe(sn_dataset *ds) {
+  sn_data_store *s = ds->store;
+  SN_TRY(sn_h5_open_local(ds->path, &s->file));
+  sn_h5_lock();
+  sn_status st = sn_h5_check_format(s->file, ds->path, DATASET_FORMAT);
+  if (st == SN_OK) st = inspect_images(ds);
+  if (st == SN_OK) st = inspect_answers(ds);
+  if (st == SN_OK) st = sn_h5_read_strings_attr(s->file, "class_names", &ds->class_names, &ds->n_class_names);
+  if (st != SN_OK && !strstr(sn_last_error(), ds->path)) st = sn_fail_context(st, "%s", ds->path);
+  sn_h5_unlock();
+  return st;
 }
 
-sn_status sn_dataset_load(sn_dist *d, const char *path, sn_dataset **out) {
+sn_status sn_dataset_open(sn_dist *d, const char *path, const sn_dataset_options *opt, sn_dataset **out) {
   *out = NULL;
   sn_dataset *ds = calloc(1, sizeof *ds);
-  if (!ds) return sn_fail(SN_ERR_NOMEM, "cannot allocate dataset");
-  snprintf(ds->path, sizeof ds->path, "%s", path);
-  hid_t file = H5I_INVALID_HID, images = H5I_INVALID_HID, answers = H5I_INVALID_HID;
-  int is_labels = 0;
-  sn_status st = agree(d, sn_h5_open_read(d, path, &file));
-  if (st == SN_OK) st = agree(d, sn_h5_check_format(file, path, DATASET_FORMAT));
-  if (st == SN_OK) st = agree(d, inspect_images(file, ds, &images));
-  if (st == SN_OK) st = agree(d, inspect_answers(file, ds, &answers, &is_labels));
-  if (st == SN_OK) st = agree(d, allocate(ds, is_labels));
-  if (st == SN_OK) {
-    size_t row = (size_t)ds->h * ds->w * ds->c;
-    st = ds->is_float ? read_rows(d, path, images, H5T_NATIVE_FLOAT, ds->n, row, sizeof(float), ds->f32)
-                      : read_rows(d, path, images, H5T_NATIVE_UINT8, ds->n, row, 1, ds->u8);
+  sn_data_store *s = calloc(1, sizeof *s);
+  if (!ds || !s) {
+    free(ds);
+    free(s);
+    return agree(d, sn_fail(SN_ERR_NOMEM, "cannot allocate dataset"));
   }
-  if (st == SN_OK)
-    st = is_labels ? read_rows(d, path, answers, H5T_NATIVE_INT32, ds->n, 1, sizeof(int32_t), ds->labels)
-                   : read_rows(d, path, answers, H5T_NATIVE_FLOAT, ds->n, ds->target_size, sizeof(float),
-                               ds->targets);
-  if (st == SN_OK)
-    st = agree(d, sn_h5_read_strings_attr(file, "class_names", &ds->class_names, &ds->n_class_names));
-  if (answers >= 0) H5Dclose(answers);
-  if (images >= 0) H5Dclose(images);
-  if (file >= 0) H5Fclose(file);
+  ds->store = s;
+  snprintf(ds->path, sizeof ds->path, "%s", path);
+  *s = (sn_data_store){.dist = d, .rank = d ? sn_dist_rank(d) : 0, .size = d ? sn_dist_size(d) : 1,
+                       .file = H5I_INVALID_HID, .images = H5I_INVALID_HID, .answers = H5I_INVALID_HID};
+  sn_status st = agree(d, describe(ds));
+  if (st == SN_OK) st = sn_store_choose(ds, opt, &ds->placement, ds->placement_why, sizeof ds->placement_why);
+  if (st == SN_OK) st = sn_store_fill(ds);
   if (st != SN_OK) {
     sn_dataset_free(ds);
     return st;
@@ -146,66 +150,82 @@ sn_status sn_dataset_load(sn_dist *d, const char *path, sn_dataset **out) {
 
 void sn_dataset_free(sn_dataset *ds) {
   if (!ds) return;
-  free(ds->u8);
-  free(ds->f32);
-  free(ds->labels);
-  free(ds->targets);
+  sn_data_store *s = ds->store;
+  if (s) {
+    sn_h5_lock();
+    if (s->answers >= 0) H5Dclose(s->answers);
+    if (s->images >= 0) H5Dclose(s->images);
+    if (s->file >= 0) H5Fclose(s->file);
+    sn_h5_unlock();
+    if (s->owns_memory) {
+      free(s->images_mem);
+      free(s->answers_mem);
+    }
+    sn_shared_arena_destroy(&s->arena);
+    free(s);
+  }
   for (int i = 0; i < ds->n_class_names; i++) free(ds->class_names[i]);
   free(ds->class_names);
   free(ds);
 }
 
-sn_status sn_dataset_validate(const sn_dataset *ds, const sn_net *net) {
-  const sn_shape in = net->input_shape;
-  if (ds->c != in.d[0] || ds->h != in.d[1] || ds->w != in.d[2])
-    return sn_fail(SN_ERR_SHAPE,
-                   "%s: images are %dx%dx%d (H x W x C) but model.input is [%d, %d, %d] (C, H, W)",
-                   ds->path, ds->h, ds->w, ds->c, in.d[0], in.d[1], in.d[2]);
+size_t sn_dataset_node_bytes(const sn_dataset *ds) { return sn_store_node_bytes(ds, ds->placement); }
+
+sn_sample_format sn_dataset_format(const sn_dataset *ds) {
+  return (sn_sample_format){.h = ds->h, .w = ds->w, .c = ds->c, .is_float = ds->is_float};
+}
+
+/* This rank's part of the labels, read in bounded chunks: the first outside [0, classes). */
+static sn_status scan_labels(const sn_dataset *ds, size_t classes) {
+  const sn_data_store *s = ds->store;
+  size_t lo, hi;
+  sn_part(ds->n, s->rank, s->size, &lo, &hi);
+  const size_t block = hi - lo < SCAN_ROWS ? hi - lo : SCAN_ROWS;
+  int32_t *labels = malloc((block ? block : 1) * sizeof *labels);
+  if (!labels) return sn_fail(SN_ERR_NOMEM, "cannot allocate %zu labels to check %s", block, ds->path);
+  sn_status st = SN_OK;
+  for (size_t at = lo; st == SN_OK && at < hi; at += block) {
+    const size_t m = hi - at < block ? hi - at : block;
+    st = sn_store_read_rows(ds, at, m, NULL, (uint8_t *)labels);
+    for (size_t i = 0; st == SN_OK && i < m; i++)
+      if (labels[i] < 0 || (size_t)labels[i] >= classes)
+        st = sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu is outside [0, %zu) (the model has %zu outputs)",
+                     ds->path, labels[i], at + i, classes, classes);
+  }
+  free(labels);
+  return st;
+}
+
+static sn_status check_answers(const sn_dataset *ds, const sn_net *net) {
   size_t out = sn_shape_size(sn_net_output_shape(net));
   if (net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY) {
-    if (!ds->labels)
-      return sn_fail(SN_ERR_FORMAT, "%s has /targets but the loss softmax_cross_entropy needs /labels",
-                     ds->path);
-    for (size_t i = 0; i < ds->n; i++)
-      if (ds->labels[i] < 0 || (size_t)ds->labels[i] >= out)
-        return sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu is outside [0, %zu) (the model has %zu outputs)",
-                       ds->path, ds->labels[i], i, out, out);
-  } else {
-    if (!ds->targets && out != 1)
-      return sn_fail(SN_ERR_FORMAT, "%s has /labels but the loss mse needs /targets of %zu values per sample",
-                     ds->path, out);
-    if (ds->targets && ds->target_size != out)
-      return sn_fail(SN_ERR_SHAPE, "%s: targets have %zu values per sample but the model outputs %zu",
-                     ds->path, ds->target_size, out);
+    if (!ds->has_labels)
+      return sn_fail(SN_ERR_FORMAT, "%s has /targets but the loss softmax_cross_entropy needs /labels", ds->path);
+    return SN_OK;
   }
+  if (ds->has_labels && out != 1)
+    return sn_fail(SN_ERR_FORMAT, "%s has /labels but the loss mse needs /targets of %zu values per sample", ds->path,
+                   out);
+  if (!ds->has_labels && ds->target_size != out)
+    return sn_fail(SN_ERR_SHAPE, "%s: targets have %zu values per sample but the model outputs %zu", ds->path,
+                   ds->target_size, out);
   return SN_OK;
 }
 
-void sn_dataset_batch(const sn_dataset *ds, const sn_data_config *norm, const uint32_t *idx,
-                      int n, float *x, int32_t *labels, float *targets) {
-  const int c = ds->c, hw = ds->h * ds->w;
-  float scale[16], shift[16];
-  for (int k = 0; k < c && k < 16; k++) {
-    /* (v * s - mean) / std folded into one multiply-add per pixel */
-    double mean = norm->n_mean ? norm->mean[norm->n_mean == 1 ? 0 : k] : 0.0;
-    double std = norm->n_std ? norm->std[norm->n_std == 1 ? 0 : k] : 1.0;
-    double s = norm->scale > 0 ? norm->scale : 1.0;
-    scale[k] = (float)(s / std);
-    shift[k] = (float)(-mean / std);
+sn_status sn_dataset_validate(sn_dist *d, const sn_dataset *ds, const sn_net *net, const sn_transform *tf) {
+  const sn_shape in = net->input_shape;
+  sn_status st = SN_OK;
+  if (!sn_shape_equal(tf->out, in)) {
+    const int transformed = tf->out.d[0] != ds->c || tf->out.d[1] != ds->h || tf->out.d[2] != ds->w;
+    st = sn_fail(SN_ERR_SHAPE, "%s: images are %dx%dx%d (H x W x C)%s but model.input is [%d, %d, %d] (C, H, W)%s",
+                 ds->path, tf->out.d[1], tf->out.d[2], tf->out.d[0], transformed ? " after data.pad_to/channels" : "",
+                 in.d[0], in.d[1], in.d[2],
+                 transformed ? "" : " (data.pad_to and data.channels can pad them or replicate a grey channel)");
   }
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < n; i++) {
-    size_t src = (size_t)idx[i] * hw * c;
-    float *dst = x + (size_t)i * hw * c;
-    /* channels-last file layout into channels-first batch */
-    for (int p = 0; p < hw; p++)
-      for (int k = 0; k < c; k++) {
-        float v = ds->is_float ? ds->f32[src + (size_t)p * c + k] : (float)ds->u8[src + (size_t)p * c + k];
-        dst[(size_t)k * hw + p] = v * scale[k < 16 ? k : 15] + shift[k < 16 ? k : 15];
-      }
-    if (labels && ds->labels) labels[i] = ds->labels[idx[i]];
-    if (targets && ds->targets)
-      memcpy(targets + (size_t)i * ds->target_size, ds->targets + (size_t)idx[i] * ds->target_size,
-             ds->target_size * sizeof(float));
-  }
+  if (st == SN_OK) st = check_answers(ds, net);
+  st = agree(d, st);
+  /* Every rank scans its part; the lowest failing rank holds the first bad sample. */
+  if (st == SN_OK && net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY)
+    st = agree(d, scan_labels(ds, sn_shape_size(sn_net_output_shape(net))));
+  return st;
 }

@@ -5,12 +5,47 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dist/dist_comm.h"
 
 void sn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static pthread_mutex_t h5_mutex;
+static pthread_once_t h5_mutex_once = PTHREAD_ONCE_INIT;
+
+static void make_h5_mutex(void) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&h5_mutex, &attr);
+  pthread_mutexattr_destroy(&attr);
+}
+
+void sn_h5_lock(void) {
+  pthread_once(&h5_mutex_once, make_h5_mutex);
+  pthread_mutex_lock(&h5_mutex);
+}
+
+void sn_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
+
+sn_status sn_h5_open_local(const char *path, hid_t *file) {
+  *file = H5I_INVALID_HID;
+  struct stat info;
+  if (stat(path, &info) != 0) return sn_fail(SN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+  if (!S_ISREG(info.st_mode)) return sn_fail(SN_ERR_IO, "%s is not a regular file", path);
+  sn_h5_lock();
+  sn_h5_quiet();
+  sn_status st = SN_OK;
+  if (H5Fis_hdf5(path) <= 0) st = sn_fail(SN_ERR_FORMAT, "%s is not an HDF5 file", path);
+  if (st == SN_OK) *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (st == SN_OK && *file < 0) st = sn_fail(SN_ERR_FORMAT, "%s cannot be opened as HDF5 (corrupt or truncated?)", path);
+  sn_h5_unlock();
+  return st;
+}
 
 sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
   sn_h5_quiet();

@@ -14,6 +14,17 @@ void sn_h5_quiet(void);
  * Fails with a message naming the path: missing, unreadable, or not HDF5. */
 sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file);
 
+/* Opens path read-only with HDF5's POSIX driver, for one process's independent
+ * reads (MPI is never involved, so a background thread may use it). Only regular
+ * files are accepted: a FIFO or a device would block or never end. */
+sn_status sn_h5_open_local(const char *path, hid_t *file);
+
+/* This HDF5 build is not thread-safe: every thread that calls HDF5 while another
+ * may (a stream reader's) holds this lock around its calls. Recursive. The
+ * entry points of src/io take it; a stream reader takes it around each read. */
+void sn_h5_lock(void);
+void sn_h5_unlock(void);
+
 /* Reads a string attribute of obj into buf ("" and SN_OK when absent and !required). */
 sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int required);
 sn_status sn_h5_write_string_attr(hid_t obj, const char *name, const char *value);

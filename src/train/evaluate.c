@@ -1,11 +1,13 @@
-/* Inference over a dataset, split across ranks in contiguous slices and reduced:
- * mean loss, accuracy and per-class accuracy. */
+/* Inference over a dataset, split across ranks in contiguous parts: evaluation
+ * (mean loss, accuracy and per-class accuracy, reduced) and predictions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardnet/infer.h"
 #include "shardnet/loss.h"
 #include "shardnet/memory.h"
+#include "shardnet/part.h"
 #include "shardnet/trainer.h"
 
 static int argmax(const float *v, int n) {
@@ -15,62 +17,63 @@ static int argmax(const float *v, int n) {
   return best;
 }
 
-sn_status sn_evaluate(sn_dist *dist, sn_net *net, const sn_dataset *ds, const sn_data_config *norm,
-                      int batch, sn_eval_result *out) {
-  const int rank = sn_dist_rank(dist), size = sn_dist_size(dist);
+/* What evaluation adds up: loss, correct, then total and correct per class. */
+typedef struct {
+  double *sums;
+  int classes, dim;
+  sn_loss_kind loss;
+} eval_sums;
+
+static sn_status add_batch(void *ctx, size_t row, int n, const sn_net *net, const float *x, const int32_t *labels,
+                           const float *targets) {
+  eval_sums *e = ctx;
+  const float *y = sn_net_output(net);
+  e->sums[0] += sn_loss_compute(e->loss, y, n, e->dim, labels, targets, 0.0, NULL, NULL);
+  for (int i = 0; e->classes && i < n; i++) {
+    int hit = argmax(y + (size_t)i * e->dim, e->dim) == labels[i];
+    e->sums[1] += hit;
+    e->sums[2 + labels[i]] += 1;
+    e->sums[2 + e->classes + labels[i]] += hit;
+  }
+  return SN_OK;
+}
+
+/* The reader for an inference pass over ds (collective), and this rank's part. */
+static sn_status open_part(sn_dist *dist, sn_dataset *ds, int batch, int depth, sn_reader **r, size_t *lo,
+                           size_t *hi) {
+  sn_part(ds->n, sn_dist_rank(dist), sn_dist_size(dist), lo, hi);
+  return sn_reader_create(dist, ds, depth > 0 ? depth : 4, batch, r);
+}
+
+sn_status sn_evaluate(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_transform *tf, int batch, int depth,
+                      sn_eval_result *out) {
   const int dim = (int)sn_shape_size(sn_net_output_shape(net));
-  const int classify = net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY;
-  const int classes = classify ? dim : 0;
+  const int classes = net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY ? dim : 0;
   *out = (sn_eval_result){0};
   out->n_classes = classes;
-  /* sums: loss, correct, then total and correct per class */
   const size_t n_sums = 2 + 2 * (size_t)classes;
-  double *sums = calloc(n_sums, sizeof *sums);
-  uint32_t *idx = calloc((size_t)batch, sizeof *idx);
-  int32_t *labels = calloc((size_t)batch, sizeof *labels);
-  float *x = NULL, *targets = NULL;
-  sn_status st = sums && idx && labels ? SN_OK : sn_fail(SN_ERR_NOMEM, "cannot allocate evaluation buffers");
-  if (st == SN_OK) st = sn_alloc_floats((size_t)batch * sn_shape_size(net->input_shape), &x);
-  if (st == SN_OK) st = sn_alloc_floats((size_t)batch * dim, &targets);
-  st = sn_dist_agree(dist, st);
-  if (st == SN_OK && net->max_batch < batch) st = sn_dist_agree(dist, sn_net_reserve(net, batch, 0));
-  if (st == SN_OK) {
-    const size_t lo = ds->n * (size_t)rank / (size_t)size, hi = ds->n * (size_t)(rank + 1) / (size_t)size;
-    const sn_pass pass = {.training = 0};
-    for (size_t start = lo; start < hi; start += (size_t)batch) {
-      int n = (int)(hi - start < (size_t)batch ? hi - start : (size_t)batch);
-      for (int i = 0; i < n; i++) idx[i] = (uint32_t)(start + (size_t)i);
-      sn_dataset_batch(ds, norm, idx, n, x, labels, targets);
-      sn_net_forward(net, x, n, &pass);
-      const float *y = sn_net_output(net);
-      sums[0] += sn_loss_compute(net->loss, y, n, dim, labels, targets, 0.0, NULL, NULL);
-      for (int i = 0; classify && i < n; i++) {
-        int hit = argmax(y + (size_t)i * dim, dim) == labels[i];
-        sums[1] += hit;
-        sums[2 + labels[i]] += 1;
-        sums[2 + classes + labels[i]] += hit;
-      }
-    }
-    st = sn_dist_sum_doubles(dist, sums, n_sums);
-  }
+  eval_sums e = {.sums = calloc(n_sums, sizeof(double)), .classes = classes, .dim = dim, .loss = net->loss};
+  sn_status st = sn_dist_agree(dist, e.sums ? SN_OK : sn_fail(SN_ERR_NOMEM, "cannot allocate evaluation sums"));
+  sn_reader *r = NULL;
+  size_t lo, hi;
+  if (st == SN_OK) st = open_part(dist, ds, batch, depth, &r, &lo, &hi);
+  if (st == SN_OK) st = sn_dist_agree(dist, sn_infer_rows(r, net, tf, NULL, lo, hi, batch, add_batch, &e));
+  sn_reader_destroy(r);
+  if (st == SN_OK) st = sn_dist_sum_doubles(dist, e.sums, n_sums);
   if (st == SN_OK) {
     out->samples = (long)ds->n;
-    out->loss = sums[0] / (double)ds->n;
-    out->accuracy = sums[1] / (double)ds->n;
+    out->loss = e.sums[0] / (double)ds->n;
+    out->accuracy = e.sums[1] / (double)ds->n;
     if (classes) {
       out->class_total = calloc((size_t)classes, sizeof(long));
       out->class_correct = calloc((size_t)classes, sizeof(long));
       for (int k = 0; k < classes && out->class_total && out->class_correct; k++) {
-        out->class_total[k] = (long)sums[2 + k];
-        out->class_correct[k] = (long)sums[2 + classes + k];
+        out->class_total[k] = (long)e.sums[2 + k];
+        out->class_correct[k] = (long)e.sums[2 + classes + k];
       }
     }
   }
-  free(sums);
-  free(idx);
-  free(labels);
-  sn_free(x);
-  sn_free(targets);
+  free(e.sums);
   return st;
 }
 
@@ -89,25 +92,49 @@ static void softmax_row(float *v, int n) {
   for (int i = 0; i < n; i++) v[i] = (float)(v[i] / sum);
 }
 
-sn_status sn_predict_range(sn_net *net, const sn_dataset *ds, const sn_data_config *norm, size_t lo, size_t hi,
-                           int batch, float *out) {
-  const int dim = (int)sn_shape_size(sn_net_output_shape(net));
-  if (net->max_batch < batch) SN_TRY(sn_net_reserve(net, batch, 0));
-  uint32_t *idx = calloc((size_t)batch, sizeof *idx);
-  float *x = NULL;
-  sn_status st = idx ? sn_alloc_floats((size_t)batch * sn_shape_size(net->input_shape), &x)
-                     : sn_fail(SN_ERR_NOMEM, "cannot allocate prediction buffers");
-  const sn_pass pass = {.training = 0};
-  for (size_t start = lo; st == SN_OK && start < hi; start += (size_t)batch) {
-    int n = (int)(hi - start < (size_t)batch ? hi - start : (size_t)batch);
-    for (int i = 0; i < n; i++) idx[i] = (uint32_t)(start + (size_t)i);
-    sn_dataset_batch(ds, norm, idx, n, x, NULL, NULL);
-    sn_net_forward(net, x, n, &pass);
-    float *dst = out + (start - lo) * (size_t)dim;
-    memcpy(dst, sn_net_output(net), (size_t)n * dim * sizeof(float));
-    for (int i = 0; net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY && i < n; i++) softmax_row(dst + (size_t)i * dim, dim);
+/* Where predictions go: the part's outputs (probabilities for a classifier) and labels. */
+typedef struct {
+  float *values;
+  int32_t *labels;
+  size_t lo;
+  int dim, classify;
+} predictions;
+
+static sn_status keep_outputs(void *ctx, size_t row, int n, const sn_net *net, const float *x, const int32_t *labels,
+                              const float *targets) {
+  predictions *p = ctx;
+  float *dst = p->values + (row - p->lo) * (size_t)p->dim;
+  memcpy(dst, sn_net_output(net), (size_t)n * p->dim * sizeof(float));
+  for (int i = 0; p->classify && i < n; i++) {
+    softmax_row(dst + (size_t)i * p->dim, p->dim);
+    p->labels[row - p->lo + (size_t)i] = argmax(dst + (size_t)i * p->dim, p->dim);
   }
-  free(idx);
-  sn_free(x);
-  return st;
+  return SN_OK;
+}
+
+sn_status sn_predict_part(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_transform *tf, int batch, int depth,
+                          size_t *lo, size_t *hi, float **out, int32_t **labels) {
+  *out = NULL;
+  *labels = NULL;
+  predictions p = {.dim = (int)sn_shape_size(sn_net_output_shape(net)),
+                   .classify = net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY};
+  sn_reader *r = NULL;
+  sn_status st = open_part(dist, ds, batch, depth, &r, lo, hi);
+  p.lo = *lo;
+  if (st == SN_OK) {
+    p.labels = calloc(*hi - *lo + 1, sizeof *p.labels);
+    st = p.labels ? sn_alloc_floats((*hi - *lo) * (size_t)p.dim + 1, &p.values)
+                  : sn_fail(SN_ERR_NOMEM, "cannot allocate %zu predictions", *hi - *lo);
+    if (st == SN_OK) st = sn_infer_rows(r, net, tf, NULL, *lo, *hi, batch, keep_outputs, &p);
+    st = sn_dist_agree(dist, st);
+  }
+  sn_reader_destroy(r);
+  if (st != SN_OK) {
+    sn_free(p.values);
+    free(p.labels);
+    return st;
+  }
+  *out = p.values;
+  *labels = p.labels;
+  return SN_OK;
 }

@@ -11,20 +11,33 @@
 #include "shardnet/activations.h"
 #include "shardnet/loss.h"
 #include "shardnet/memory.h"
+#include "shardnet/part.h"
 #include "shardnet/timer.h"
 #include "train/report.h"
 #include "train/save.h"
+
+/* Opens one set in the configured placement, prepares its transform (augmented for
+ * the training set) and checks it against the model. */
+static sn_status open_set(sn_trainer *t, const char *path, const char *role, size_t committed, int augment,
+                          sn_dataset **ds, sn_transform *tf) {
+  const sn_data_config *data = &t->cfg->data;
+  const sn_dataset_options o = {.placement = data->placement, .role = role, .committed = committed};
+  SN_TRY(sn_dataset_open(t->dist, path, &o, ds));
+  const sn_sample_format f = sn_dataset_format(*ds);
+  SN_TRY(sn_dist_agree(t->dist, sn_transform_init(tf, data, &f, augment, t->cfg->seed, path)));
+  return sn_dataset_validate(t->dist, *ds, t->net, tf);
+}
 
 static sn_status load_data(sn_trainer *t) {
   const sn_data_config *data = &t->cfg->data;
   if (!data->train[0])
     return sn_fail(SN_ERR_CONFIG, "%s: data.train names no dataset file", t->cfg->path);
-  SN_TRY(sn_dataset_load(t->dist, data->train, &t->train));
-  SN_TRY(sn_dist_agree(t->dist, sn_dataset_validate(t->train, t->net)));
-  if (data->test[0]) {
-    SN_TRY(sn_dataset_load(t->dist, data->test, &t->test));
-    SN_TRY(sn_dist_agree(t->dist, sn_dataset_validate(t->test, t->net)));
-  }
+  SN_TRY(open_set(t, data->train, "training set", 0, 1, &t->train, &t->train_tf));
+  /* activation snapshots record training samples as they are, not augmented */
+  const sn_sample_format f = sn_dataset_format(t->train);
+  SN_TRY(sn_transform_init(&t->snapshot_tf, data, &f, 0, t->cfg->seed, data->train));
+  if (data->test[0])
+    SN_TRY(open_set(t, data->test, "test set", sn_dataset_node_bytes(t->train), 0, &t->test, &t->test_tf));
   return SN_OK;
 }
 
@@ -62,6 +75,7 @@ static sn_status allocate_buffers(sn_trainer *t) {
   t->perm = calloc(t->train->n, sizeof *t->perm);
   if (!t->labels || !t->perm) return sn_fail(SN_ERR_NOMEM, "cannot allocate training buffers");
   t->perm_epoch = -1;
+  t->queued.step = -1;
   return SN_OK;
 }
 
@@ -82,7 +96,10 @@ static sn_status setup(sn_trainer *t) {
   SN_TRY(load_data(t));
   SN_TRY(sn_dist_agree(t->dist, plan(t)));
   SN_TRY(sn_dist_agree(t->dist, create_grad_sync(t)));
-  return sn_dist_agree(t->dist, allocate_buffers(t));
+  SN_TRY(sn_dist_agree(t->dist, allocate_buffers(t)));
+  /* The exchange or the stream reader runs data.prefetch steps ahead of the step. */
+  return sn_reader_create(t->dist, t->train, t->cfg->data.prefetch > 0 ? t->cfg->data.prefetch : 4, t->local_max,
+                          &t->reader);
 }
 
 sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out) {
@@ -109,6 +126,7 @@ void sn_trainer_destroy(sn_trainer *t) {
   sn_optimizer_destroy(t->opt);
   sn_grad_sync_destroy(t->sync);
   sn_trace_destroy(t->trace);
+  sn_reader_destroy(t->reader);
   sn_dataset_free(t->train);
   sn_dataset_free(t->test);
   sn_net_destroy(t->net);
@@ -135,32 +153,54 @@ sn_status sn_trainer_trace(sn_trainer *t) {
   return SN_OK;
 }
 
-/* This rank's slice [lo, hi) of the global batch starting at position. */
-static void my_slice(const sn_trainer *t, long position, long *lo, long *hi) {
-  const long batch = t->cfg->train.batch_size, rank = sn_dist_rank(t->dist), size = sn_dist_size(t->dist);
-  *lo = position + rank * batch / size;
-  *hi = position + (rank + 1) * batch / size;
+/* Where the run is after the step that starts at `at`: the last partial batch of
+ * an epoch is dropped, so every step has B samples. */
+static void advance(const sn_trainer *t, sn_position *at) {
+  const long batch = t->cfg->train.batch_size;
+  at->step++;
+  at->position += batch;
+  if (at->position + batch > (long)t->train->n) {
+    at->epoch++;
+    at->position = 0;
+  }
+}
+
+/* Queues the global batches of the next steps until data.prefetch of them wait
+ * (or the run's last step is queued), so that their samples are read or exchanged
+ * while the steps before them compute. */
+static sn_status queue_ahead(sn_trainer *t) {
+  const int batch = t->cfg->train.batch_size;
+  if (t->queued.step < 0) t->queued = t->at; /* first step, or just resumed */
+  while (t->queued.step < t->total_steps && sn_reader_pending(t->reader) < sn_reader_depth(t->reader)) {
+    if (t->perm_epoch != t->queued.epoch) {
+      sn_rng_permutation(sn_rng_make_key(t->cfg->seed, (uint32_t)t->queued.epoch, SN_RNG_STREAM_PERMUTATION),
+                         t->perm, t->train->n);
+      t->perm_epoch = t->queued.epoch;
+    }
+    SN_TRY(sn_reader_queue_global(t->reader, t->perm + t->queued.position, batch));
+    advance(t, &t->queued);
+  }
+  return SN_OK;
 }
 
 sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   sn_net *net = t->net;
   const int batch = t->cfg->train.batch_size;
-  if (t->perm_epoch != t->at.epoch) {
-    sn_rng_permutation(sn_rng_make_key(t->cfg->seed, (uint32_t)t->at.epoch, SN_RNG_STREAM_PERMUTATION),
-                       t->perm, t->train->n);
-    t->perm_epoch = t->at.epoch;
-  }
-  long lo, hi;
-  my_slice(t, t->at.position, &lo, &hi);
-  const int n = (int)(hi - lo);
+  size_t lo, hi;
+  sn_part((size_t)batch, sn_dist_rank(t->dist), sn_dist_size(t->dist), &lo, &hi);
   const double t_start = sn_now();
-  sn_dataset_batch(t->train, &t->cfg->data, t->perm + lo, n, t->x, t->labels, t->targets);
+  int n = 0;
+  sn_status st = queue_ahead(t);
+  if (st == SN_OK)
+    st = sn_reader_take(t->reader, &t->train_tf, (uint32_t)t->at.epoch, t->x, t->labels, t->targets, &n);
+  /* A read that failed in the background on one rank stops them all here. */
+  SN_TRY(sn_dist_agree(t->dist, st));
   sn_trace_add(t->trace, SN_TRACK_IO, "data", t_start, sn_now());
 
   sn_pass pass = {.training = 1,
                   .seed = t->cfg->seed,
                   .epoch = (uint32_t)t->at.epoch,
-                  .first_sample = (uint64_t)lo,
+                  .first_sample = (uint64_t)(t->at.position + (long)lo),
                   .reducer = sn_dist_reducer(t->dist),
                   .builder = sn_grad_sync_builder(t->sync),
                   .after_backward = sn_grad_sync_layer_done,
@@ -200,12 +240,7 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   t->wait_seconds += sn_grad_sync_waited(t->sync);
   t->step_seconds += sn_now() - t_start;
   t->timed_steps++;
-  t->at.step++;
-  t->at.position += batch;
-  if (t->at.position + batch > (long)t->train->n) {
-    t->at.epoch++;
-    t->at.position = 0;
-  }
+  advance(t, &t->at);
   return SN_OK;
 }
 
@@ -217,7 +252,7 @@ static sn_status snapshot_activations(sn_trainer *t) {
   char path[SN_PATH_CAP + 32];
   snprintf(path, sizeof path, "%s/activations.h5", t->cfg->checkpoint.dir);
   const double t0 = sn_now();
-  sn_status st = sn_activations_snapshot(t->dist, t->net, t->train, &t->cfg->data, a->samples, a->n_samples,
+  sn_status st = sn_activations_snapshot(t->dist, t->net, t->train, &t->snapshot_tf, a->samples, a->n_samples,
                                          t->at.step, path);
   sn_trace_add(t->trace, SN_TRACK_IO, "activations", t0, sn_now());
   return st;
@@ -242,7 +277,7 @@ sn_status sn_trainer_run(sn_trainer *t) {
     const int epoch_done = t->at.epoch != epoch || t->at.step == t->total_steps;
     if (st == SN_OK && epoch_done && t->test) {
       sn_eval_result r;
-      st = sn_evaluate(t->dist, t->net, t->test, &t->cfg->data, t->local_max, &r);
+      st = sn_evaluate(t->dist, t->net, t->test, &t->test_tf, t->local_max, t->cfg->data.prefetch, &r);
       if (st == SN_OK) sn_report_eval(&report, t, epoch, &r);
       sn_eval_result_free(&r);
     }

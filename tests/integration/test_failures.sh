@@ -9,7 +9,7 @@ $PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "
 cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
 
 run_ranks 2 train blobs.yaml --set data.train=late-corrupt.h5
-expect_failure "damaged data in rank 1's slice only" 2 "late-corrupt.h5: cannot read /images rows 80 to 159 on rank 1"
+expect_failure "damaged data in rank 1's slice only" 2 "late-corrupt.h5: cannot read samples 80 to 159 of /images (corrupt, truncated or unreadable data)"
 
 # mpirun's default: the first rank to die takes the job down, and says which.
 unset OMPI_MCA_orte_abort_on_non_zero_status

@@ -52,6 +52,10 @@ static sn_net *ref;        /* the model as built in process */
 static sn_dataset *ds;
 
 /* Builds the model with moved running statistics, saves it and a small dataset. */
+/* The dataset's pixels, and how they become inputs (the reference for /input). */
+static unsigned char pixels[N * H * W * C];
+static sn_transform tf;
+
 static int setup(void) {
   pid_t pid = getpid();
   snprintf(data_path, sizeof data_path, "/tmp/sn-acts-data-%d.h5", (int)pid);
@@ -65,12 +69,14 @@ static int setup(void) {
   if (sn_net_reserve(ref, 4, 0) != SN_OK) return 1;
   sn_checkpoint_meta meta = {.step = 42, .seed = 5, .world_size = 1, .config_text = config_text};
   if (sn_checkpoint_write(ckpt_path, ref, NULL, &meta) != SN_OK) return 1;
-  unsigned char images[N * H * W * C];
-  for (int i = 0; i < N * H * W * C; i++) images[i] = (unsigned char)((i * 37 + i / 7) % 251);
+  for (int i = 0; i < N * H * W * C; i++) pixels[i] = (unsigned char)((i * 37 + i / 7) % 251);
   int32_t labels[N] = {0, 1, 2, 0, 1, 2};
-  sn_dataset_contents contents = {.n = N, .h = H, .w = W, .c = C, .images = images, .labels = labels};
+  sn_dataset_contents contents = {.n = N, .h = H, .w = W, .c = C, .images = pixels, .labels = labels};
   if (sn_dataset_write(data_path, &contents) != SN_OK) return 1;
-  return sn_dataset_load(dist, data_path, &ds) != SN_OK;
+  const sn_dataset_options o = {.placement = SN_PLACEMENT_AUTO};
+  if (sn_dataset_open(dist, data_path, &o, &ds) != SN_OK) return 1;
+  const sn_sample_format f = sn_dataset_format(ds);
+  return sn_transform_init(&tf, &cfg->data, &f, 0, 1, data_path) != SN_OK;
 }
 
 static void teardown(void) {
@@ -101,9 +107,10 @@ static float *read_all(hid_t loc, const char *name, hsize_t *dims, int *rank) {
   return v;
 }
 
-/* The library closed every file, group, dataset and attribute it opened. */
+/* The library closed every file, group, dataset and attribute it opened, but for
+ * what the open dataset holds while it lives: its file, /images and /labels. */
 static void assert_nothing_open(void) {
-  CU_ASSERT_EQUAL(H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+  CU_ASSERT_EQUAL(H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL), 3);
 }
 
 static void assert_equal_row(const float *got, const float *want, size_t n, const char *what, int row) {
@@ -173,7 +180,7 @@ static void check_record(hid_t loc, const uint32_t *idx, int n, long step) {
     H5Dclose(set);
   }
   for (int j = 0; j < n; j++) {
-    sn_dataset_batch(ds, &cfg->data, &idx[j], 1, x, NULL, NULL);
+    sn_transform_sample(&tf, 0, idx[j], pixels + (size_t)idx[j] * H * W * C, x);
     sn_net_forward(ref, x, 1, &pass);
     const size_t in_size = sn_shape_size(ref->input_shape);
     assert_equal_row(input + (size_t)j * in_size, x, in_size, "input", j);
@@ -200,7 +207,7 @@ static void test_file_from_checkpoint(void) {
   char resolved[SN_PATH_CAP];
   CU_ASSERT_EQUAL_FATAL(sn_checkpoint_open_model(ckpt_path, &loaded_cfg, &net, resolved), SN_OK);
   const sn_activations_source src = {.checkpoint = resolved, .step = 42};
-  sn_status st = sn_activations_write(dist, net, ds, &loaded_cfg->data, 1, 5, &src, out_path);
+  sn_status st = sn_activations_write(dist, net, ds, &tf, 1, 5, &src, out_path);
   if (st != SN_OK) fprintf(stderr, "\n  %s\n", sn_last_error());
   CU_ASSERT_EQUAL_FATAL(st, SN_OK);
   assert_nothing_open();
@@ -227,8 +234,8 @@ static void test_file_from_checkpoint(void) {
 static void test_bad_range(void) {
   const sn_activations_source src = {.checkpoint = ckpt_path, .step = 42};
   unlink(out_path);
-  CU_ASSERT_EQUAL(sn_activations_write(dist, ref, ds, &cfg->data, 3, 3, &src, out_path), SN_ERR_INVALID);
-  CU_ASSERT_EQUAL(sn_activations_write(dist, ref, ds, &cfg->data, 0, N + 1, &src, out_path), SN_ERR_INVALID);
+  CU_ASSERT_EQUAL(sn_activations_write(dist, ref, ds, &tf, 3, 3, &src, out_path), SN_ERR_INVALID);
+  CU_ASSERT_EQUAL(sn_activations_write(dist, ref, ds, &tf, 0, N + 1, &src, out_path), SN_ERR_INVALID);
   CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), "samples 0:7 are not a range A:B with A < B <= 6"));
   CU_ASSERT_NOT_EQUAL(access(out_path, F_OK), 0);
   assert_nothing_open();
@@ -241,10 +248,10 @@ static void test_snapshots(void) {
   memcpy(state, ref->state, ref->n_state * sizeof *state);
   unlink(run_path);
   const long first[2] = {4, 0}, second[1] = {2}, again[3] = {1, 5, 0};
-  CU_ASSERT_EQUAL_FATAL(sn_activations_snapshot(dist, ref, ds, &cfg->data, first, 2, 5, run_path), SN_OK);
-  CU_ASSERT_EQUAL_FATAL(sn_activations_snapshot(dist, ref, ds, &cfg->data, second, 1, 7, run_path), SN_OK);
+  CU_ASSERT_EQUAL_FATAL(sn_activations_snapshot(dist, ref, ds, &tf, first, 2, 5, run_path), SN_OK);
+  CU_ASSERT_EQUAL_FATAL(sn_activations_snapshot(dist, ref, ds, &tf, second, 1, 7, run_path), SN_OK);
   /* A resumed run records step 5 again: the new record replaces the old. */
-  CU_ASSERT_EQUAL_FATAL(sn_activations_snapshot(dist, ref, ds, &cfg->data, again, 3, 5, run_path), SN_OK);
+  CU_ASSERT_EQUAL_FATAL(sn_activations_snapshot(dist, ref, ds, &tf, again, 3, 5, run_path), SN_OK);
   assert_nothing_open();
   CU_ASSERT_EQUAL(memcmp(params, ref->params, ref->n_params * sizeof *params), 0);
   CU_ASSERT_EQUAL(memcmp(state, ref->state, ref->n_state * sizeof *state), 0);
@@ -274,11 +281,11 @@ static void test_snapshots(void) {
 
 static void test_snapshot_refusals(void) {
   const long outside[2] = {0, N};
-  CU_ASSERT_EQUAL(sn_activations_snapshot(dist, ref, ds, &cfg->data, outside, 2, 9, run_path), SN_ERR_INVALID);
+  CU_ASSERT_EQUAL(sn_activations_snapshot(dist, ref, ds, &tf, outside, 2, 9, run_path), SN_ERR_INVALID);
   CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), "sample 6 is outside"));
   /* Never appends into a file of another kind. */
   const long one[1] = {0};
-  CU_ASSERT_EQUAL(sn_activations_snapshot(dist, ref, ds, &cfg->data, one, 1, 9, data_path), SN_ERR_FORMAT);
+  CU_ASSERT_EQUAL(sn_activations_snapshot(dist, ref, ds, &tf, one, 1, 9, data_path), SN_ERR_FORMAT);
   CU_ASSERT_PTR_NOT_NULL(strstr(sn_last_error(), "is not a shardnet-activations file"));
   assert_nothing_open();
 }
