@@ -72,8 +72,11 @@ sn_sample_format sn_dataset_format(const sn_dataset *ds);
  * turn (the stream reader's thread, the shard exchange) and taken in order. */
 typedef struct sn_reader sn_reader;
 
-/* depth: requests that may be queued at once; most: samples a request may hold. */
-sn_status sn_reader_create(sn_dist *d, const sn_dataset *ds, int depth, int most, sn_reader **out);
+/* depth: requests that may be queued at once; most: samples a request may hold.
+ * With background, the stream placement's reads run in a thread of the reader's own;
+ * without, they run in the caller's thread as requests are queued (for callers that
+ * hold the HDF5 lock, which that thread would wait on). Collective. */
+sn_status sn_reader_create(sn_dist *d, const sn_dataset *ds, int depth, int most, int background, sn_reader **out);
 void sn_reader_destroy(sn_reader *r);
 
 /* Queues this rank's part of a global batch: batch[0..b) are the global batch's

@@ -129,7 +129,7 @@ static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *
   if (st == SN_OK && net->max_batch < 1) st = sn_net_reserve(net, 1, 0);
   st = sn_dist_agree(d, st);
   sn_reader *reader = NULL;
-  if (st == SN_OK) st = sn_reader_create(d, r->ds, 4, 1, &reader);
+  if (st == SN_OK) st = sn_reader_create(d, r->ds, 4, 1, 0, &reader);
   if (st == SN_OK) st = sn_dist_agree(d, create_sets(loc, net, r, sets));
   rows_out out = {.buf = buf, .per = per, .offset = offset, .n_sets = n_sets};
   for (size_t done = 0; st == SN_OK && done < most; done += round) {
@@ -258,7 +258,7 @@ static hid_t mpio_fapl(sn_dist *d) {
   return fapl;
 }
 
-sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
+static sn_status activations_write_unlocked(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
                                size_t first, size_t last, const sn_activations_source *src, const char *path) {
   sn_h5_quiet();
   sn_status st = SN_OK;
@@ -282,6 +282,15 @@ sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, co
   const record r = {.ds = ds, .tf = tf, .n = last - first, .first = first, .step = src->step};
   if (st == SN_OK) st = write_record(d, file, net, &r);
   return finish(d, file, st, path, NULL, net);
+}
+
+/* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
+sn_status sn_activations_write(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
+                               size_t first, size_t last, const sn_activations_source *src, const char *path) {
+  sn_h5_lock();
+  sn_status st = activations_write_unlocked(d, net, ds, tf, first, last, src, path);
+  sn_h5_unlock();
+  return st;
 }
 
 /* Collective: opens path for appending (creating it when rank 0 sees no file) and
@@ -316,7 +325,7 @@ static sn_status open_for_append(sn_dist *d, const char *path, hid_t *file) {
   return st;
 }
 
-sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
+static sn_status activations_snapshot_unlocked(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
                                   const long *samples, int n_samples, long step, const char *path) {
   sn_h5_quiet();
   sn_status st = n_samples > 0 ? SN_OK : sn_fail(SN_ERR_INVALID, "activations: no samples to record");
@@ -345,4 +354,13 @@ sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds,
   if (st == SN_OK) st = write_record(d, g, net, &r);
   if (g >= 0) H5Gclose(g);
   return finish(d, file, st, path, group, net);
+}
+
+/* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
+sn_status sn_activations_snapshot(sn_dist *d, sn_net *net, const sn_dataset *ds, const sn_transform *tf,
+                                  const long *samples, int n_samples, long step, const char *path) {
+  sn_h5_lock();
+  sn_status st = activations_snapshot_unlocked(d, net, ds, tf, samples, n_samples, step, path);
+  sn_h5_unlock();
+  return st;
 }

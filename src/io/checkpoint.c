@@ -131,7 +131,7 @@ static sn_status sync_path(const char *path, int directory) {
   return rc == 0 ? SN_OK : sn_fail(SN_ERR_IO, "cannot sync %s: %s", path, strerror(err));
 }
 
-sn_status sn_checkpoint_write(const char *path, const sn_net *net, sn_optimizer *opt,
+static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, sn_optimizer *opt,
                               const sn_checkpoint_meta *meta) {
   sn_h5_quiet();
   char tmp[4096];
@@ -163,6 +163,15 @@ sn_status sn_checkpoint_write(const char *path, const sn_net *net, sn_optimizer 
     return sn_fail_context(st, "checkpoint %s not written", path);
   }
   return SN_OK;
+}
+
+/* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
+sn_status sn_checkpoint_write(const char *path, const sn_net *net, sn_optimizer *opt,
+                              const sn_checkpoint_meta *meta) {
+  sn_h5_lock();
+  sn_status st = checkpoint_write_unlocked(path, net, opt, meta);
+  sn_h5_unlock();
+  return st;
 }
 
 static sn_status read_long(hid_t file, const char *name, long *out) {
@@ -201,7 +210,7 @@ static sn_status read_info(hid_t file, sn_checkpoint_info *info) {
   return SN_OK;
 }
 
-sn_status sn_checkpoint_read_info(const char *path, sn_checkpoint_info *info) {
+static sn_status checkpoint_read_info_unlocked(const char *path, sn_checkpoint_info *info) {
   memset(info, 0, sizeof *info);
   hid_t file;
   SN_TRY(sn_h5_open_read(NULL, path, &file));
@@ -212,6 +221,14 @@ sn_status sn_checkpoint_read_info(const char *path, sn_checkpoint_info *info) {
     st = sn_fail_context(st, "%s is damaged or incomplete", path);
   H5Fclose(file);
   if (st != SN_OK) sn_checkpoint_info_free(info);
+  return st;
+}
+
+/* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
+sn_status sn_checkpoint_read_info(const char *path, sn_checkpoint_info *info) {
+  sn_h5_lock();
+  sn_status st = checkpoint_read_info_unlocked(path, info);
+  sn_h5_unlock();
   return st;
 }
 
@@ -327,7 +344,7 @@ static sn_status load_groups(hid_t file, sn_net *net, sn_optimizer *opt, float *
   return st;
 }
 
-sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer *opt) {
+static sn_status checkpoint_load_unlocked(const char *path, sn_net *net, sn_optimizer *opt) {
   hid_t file;
   SN_TRY(sn_h5_open_read(NULL, path, &file));
   size_t largest = 1;
@@ -341,4 +358,12 @@ sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer *opt) {
   H5Fclose(file);
   if (st != SN_OK) return sn_fail_context(st, "checkpoint %s does not match the model", path);
   return SN_OK;
+}
+
+/* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
+sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer *opt) {
+  sn_h5_lock();
+  sn_status st = checkpoint_load_unlocked(path, net, opt);
+  sn_h5_unlock();
+  return st;
 }

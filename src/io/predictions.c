@@ -18,7 +18,7 @@ static sn_status write_slice(hid_t file, const char *name, hid_t file_type, hid_
   return err < 0 ? sn_fail(SN_ERR_IO, "cannot write /%s", name) : SN_OK;
 }
 
-sn_status sn_predictions_write(sn_dist *d, const char *path, const sn_predictions *p) {
+static sn_status predictions_write_unlocked(sn_dist *d, const char *path, const sn_predictions *p) {
   sn_h5_quiet();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, sn_dist_comm(d), MPI_INFO_NULL);
@@ -38,4 +38,12 @@ sn_status sn_predictions_write(sn_dist *d, const char *path, const sn_prediction
   if (st == SN_OK && p->labels) st = write_slice(file, "labels", H5T_STD_I32LE, H5T_NATIVE_INT32, p, 0, p->labels);
   if (H5Fclose(file) < 0 && st == SN_OK) st = sn_fail(SN_ERR_IO, "cannot finish writing %s", path);
   return sn_dist_agree(d, st);
+}
+
+/* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
+sn_status sn_predictions_write(sn_dist *d, const char *path, const sn_predictions *p) {
+  sn_h5_lock();
+  sn_status st = predictions_write_unlocked(d, path, p);
+  sn_h5_unlock();
+  return st;
 }

@@ -112,7 +112,7 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
-sn_status sn_reader_create(sn_dist *d, const sn_dataset *ds, int depth, int most, sn_reader **out) {
+sn_status sn_reader_create(sn_dist *d, const sn_dataset *ds, int depth, int most, int background, sn_reader **out) {
   *out = NULL;
   sn_reader *r = calloc(1, sizeof *r);
   if (!r) return sn_fail(SN_ERR_NOMEM, "cannot allocate a reader for %s", ds->path);
@@ -131,7 +131,7 @@ sn_status sn_reader_create(sn_dist *d, const sn_dataset *ds, int depth, int most
     MPI_Type_contiguous((int)(ds->image_bytes + ds->answer_bytes), MPI_BYTE, &r->record);
     MPI_Type_commit(&r->record);
   }
-  if (st == SN_OK && ds->placement == SN_PLACEMENT_STREAM) {
+  if (st == SN_OK && background && ds->placement == SN_PLACEMENT_STREAM) {
     r->has_thread = pthread_create(&r->thread, NULL, reader_main, r) == 0;
     if (!r->has_thread) st = sn_fail(SN_ERR_NOMEM, "cannot start the reader thread for %s", ds->path);
   }

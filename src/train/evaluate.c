@@ -42,7 +42,7 @@ static sn_status add_batch(void *ctx, size_t row, int n, const sn_net *net, cons
 static sn_status open_part(sn_dist *dist, sn_dataset *ds, int batch, int depth, sn_reader **r, size_t *lo,
                            size_t *hi) {
   sn_part(ds->n, sn_dist_rank(dist), sn_dist_size(dist), lo, hi);
-  return sn_reader_create(dist, ds, depth > 0 ? depth : 4, batch, r);
+  return sn_reader_create(dist, ds, depth > 0 ? depth : 4, batch, 1, r);
 }
 
 sn_status sn_evaluate(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_transform *tf, int batch, int depth,

@@ -61,6 +61,11 @@ static int wants_live_bar(void) {
   return getenv("OMPI_COMM_WORLD_SIZE") ? launcher_on_terminal() : 1;
 }
 
+/* "shardnet: training set: stream (why)": where the samples live, and why. */
+static void print_placement(const char *role, const sn_dataset *ds) {
+  printf("shardnet: %s: %s (%s)\n", role, sn_placement_names[ds->placement], ds->placement_why);
+}
+
 sn_status sn_report_open(sn_report *r, const sn_trainer *t) {
   memset(r, 0, sizeof *r);
   r->rank0 = sn_dist_rank(t->dist) == 0;
@@ -82,6 +87,8 @@ sn_status sn_report_open(sn_report *r, const sn_trainer *t) {
     if (t->test) printf("%zu samples", t->test->n);
     printf(" | global batch %d (%d per rank) | %ld steps/epoch, %ld steps\n", c->train.batch_size,
            t->local_max, t->steps_per_epoch, t->total_steps);
+    print_placement("training set", t->train);
+    if (t->test) print_placement("test set", t->test);
     fflush(stdout);
   }
   sn_status st = sn_make_dirs(c->checkpoint.dir);

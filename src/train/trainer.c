@@ -99,7 +99,7 @@ static sn_status setup(sn_trainer *t) {
   SN_TRY(sn_dist_agree(t->dist, allocate_buffers(t)));
   /* The exchange or the stream reader runs data.prefetch steps ahead of the step. */
   return sn_reader_create(t->dist, t->train, t->cfg->data.prefetch > 0 ? t->cfg->data.prefetch : 4, t->local_max,
-                          &t->reader);
+                          1, &t->reader);
 }
 
 sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out) {

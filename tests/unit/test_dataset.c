@@ -46,7 +46,7 @@ static void test_round_trip_and_batch(void) {
     const sn_sample_format f = sn_dataset_format(ds);
     CU_ASSERT_EQUAL_FATAL(sn_transform_init(&tf, &norm, &f, 0, 1, path), SN_OK);
     sn_reader *r = NULL;
-    CU_ASSERT_EQUAL_FATAL(sn_reader_create(NULL, ds, 2, 2, &r), SN_OK);
+    CU_ASSERT_EQUAL_FATAL(sn_reader_create(NULL, ds, 2, 2, 1, &r), SN_OK);
     const uint32_t first[2] = {2, 0}, second[1] = {1};
     CU_ASSERT_EQUAL(sn_reader_queue_local(r, first, 2), SN_OK);
     CU_ASSERT_EQUAL(sn_reader_queue_global(r, second, 1), SN_OK);
