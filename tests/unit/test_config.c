@@ -642,6 +642,22 @@ static void test_fashion_mnist_config(void) {
   sn_config_free(cfg);
 }
 
+static void test_cifar_example_fashion_config(void) {
+  sn_config *cfg = NULL;
+  sn_net *net = shipped("cifar_example_fashion.yaml", &cfg);
+  if (net) {
+    /* the CIFAR model unchanged, fed 28x28 grey images made 32x32 RGB */
+    CU_ASSERT_EQUAL(net->n_params, 122570);
+    CU_ASSERT(sn_shape_equal(cfg->model.input, sn_shape_chw(3, 32, 32)));
+    CU_ASSERT_STRING_EQUAL(cfg->data.train, "datasets/fashion-mnist-train.h5");
+    CU_ASSERT(cfg->data.pad_to[0] == 32 && cfg->data.pad_to[1] == 32 && cfg->data.channels == 3);
+    CU_ASSERT(cfg->data.augment.crop_padding == 4 && cfg->data.augment.flip_horizontal &&
+              cfg->data.augment.shift_max == 0);
+  }
+  sn_net_destroy(net);
+  sn_config_free(cfg);
+}
+
 int main(void) {
   const sn_test_case cases[] = {
       {"every section's values, lines and layer keys", test_values},
@@ -662,6 +678,7 @@ int main(void) {
       {"data pipeline keys: placement, prefetch, pad_to, channels, augment", test_pipeline_values},
       {"data pipeline keys: every error names file, line and key", test_pipeline_errors},
       {"data pipeline keys: --set reaches the nested blocks", test_pipeline_overrides},
+      {"cifar_example_fashion.yaml: the CIFAR model on padded Fashion-MNIST", test_cifar_example_fashion_config},
       {NULL, NULL}};
   return sn_test_main("config", cases);
 }
