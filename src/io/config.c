@@ -11,6 +11,8 @@
 
 #include "io/config_raw.h"
 
+const char *const sn_placement_names[SN_PLACEMENT_COUNT] = {"auto", "replicate", "node", "shard", "stream"};
+
 /* A block as configured: the file's keys and the overrides, which take precedence. */
 typedef struct {
   sn_args *file, *set;
@@ -228,16 +230,87 @@ static sn_status read_model(const sn_config_raw *raw, sn_model_spec *spec) {
   return check_unused(b);
 }
 
-static sn_status read_data(const sn_config_raw *raw, int channels, sn_data_config *d) {
+/* A section given in the file or by an override (an empty `key:` counts). */
+static int given(block b) { return b.file->line > 0 || b.set->count > 0; }
+
+/* A key a section cannot do without, once the section is given at all. */
+static sn_status get_required_int(block b, const char *key, int min, int max, int *out) {
+  if (!sn_args_has(b.file, key) && !sn_args_has(b.set, key))
+    return sn_args_fail(b.file->line > 0 ? b.file : b.set, NULL, "needs the key '%s'", key);
+  return get_int(b, key, 0, min, max, out);
+}
+
+/* data.augment and its blocks random_crop and random_shift. */
+static sn_status read_augment(const sn_config_raw *raw, sn_augment_config *g) {
+  block b = section(raw, SN_SEC_AUGMENT), crop = section(raw, SN_SEC_CROP),
+        shift = section(raw, SN_SEC_SHIFT);
+  sn_args *a;
+  SN_TRY(pick(b, "flip_horizontal", &a));
+  SN_TRY(sn_args_bool(a, "flip_horizontal", 0, &g->flip_horizontal));
+  SN_TRY(check_unused(b));
+  g->crop_padding = 0;
+  if (given(crop)) SN_TRY(get_required_int(crop, "padding", 0, 1024, &g->crop_padding));
+  SN_TRY(check_unused(crop));
+  int fill = SN_FILL_EDGE;
+  g->shift_max = 0;
+  if (given(shift)) {
+    SN_TRY(get_required_int(shift, "max", 0, 1024, &g->shift_max));
+    SN_TRY(get_choice(shift, "fill", sn_fill_names, 3, SN_FILL_EDGE, &fill));
+  }
+  g->shift_fill = (sn_fill_mode)fill;
+  return check_unused(shift);
+}
+
+/* data.pad_to: [H, W], which must be model.input's height and width. */
+static sn_status get_pad_to(block b, sn_shape input, int pad_to[2]) {
+  sn_args *a;
+  SN_TRY(pick(b, "pad_to", &a));
+  pad_to[0] = pad_to[1] = 0;
+  if (!sn_args_has(a, "pad_to")) return SN_OK;
+  int v[2], n;
+  /* One message for every way of getting it wrong, as for model.input. */
+  if (sn_args_int_list(a, "pad_to", v, 2, &n) != SN_OK || n != 2 || v[0] < 1 || v[1] < 1 ||
+      v[0] > 65535 || v[1] > 65535)
+    return sn_args_fail(a, "pad_to", "expects [height, width]: 2 integers between 1 and 65535");
+  if (v[0] != input.d[1] || v[1] != input.d[2])
+    return sn_args_fail(a, "pad_to", "is [%d, %d] but model.input is [%d, %d, %d]", v[0], v[1],
+                        input.d[0], input.d[1], input.d[2]);
+  pad_to[0] = v[0];
+  pad_to[1] = v[1];
+  return SN_OK;
+}
+
+/* data.channels: 1 or 3, which must be model.input's channel count. */
+static sn_status get_channels(block b, sn_shape input, int *channels) {
+  sn_args *a;
+  SN_TRY(pick(b, "channels", &a));
+  SN_TRY(sn_args_int(a, "channels", 0, INT_MIN, INT_MAX, channels));
+  if (!sn_args_has(a, "channels")) return SN_OK;
+  if (*channels != 1 && *channels != 3)
+    return sn_args_fail(a, "channels", "must be 1 or 3, got %d", *channels);
+  if (*channels != input.d[0])
+    return sn_args_fail(a, "channels", "is %d but model.input is [%d, %d, %d]", *channels, input.d[0],
+                        input.d[1], input.d[2]);
+  return SN_OK;
+}
+
+static sn_status read_data(const sn_config_raw *raw, sn_shape input, sn_data_config *d) {
   block b = section(raw, SN_SEC_DATA);
   sn_args *a;
   SN_TRY(get_string(b, "train", "", d->train, sizeof d->train));
   SN_TRY(get_string(b, "test", "", d->test, sizeof d->test));
   SN_TRY(pick(b, "scale", &a));
   SN_TRY(sn_args_float(a, "scale", 1.0, 1e-12, 1e12, &d->scale));
-  SN_TRY(get_norm(b, "mean", channels, -1e9, d->mean, &d->n_mean));
-  SN_TRY(get_norm(b, "std", channels, 1e-12, d->std, &d->n_std));
-  return check_unused(b);
+  SN_TRY(get_norm(b, "mean", input.d[0], -1e9, d->mean, &d->n_mean));
+  SN_TRY(get_norm(b, "std", input.d[0], 1e-12, d->std, &d->n_std));
+  int placement;
+  SN_TRY(get_choice(b, "placement", sn_placement_names, SN_PLACEMENT_COUNT, SN_PLACEMENT_AUTO, &placement));
+  d->placement = (sn_placement)placement;
+  SN_TRY(get_int(b, "prefetch", 4, 1, 64, &d->prefetch));
+  SN_TRY(get_pad_to(b, input, d->pad_to));
+  SN_TRY(get_channels(b, input, &d->channels));
+  SN_TRY(check_unused(b));
+  return read_augment(raw, &d->augment);
 }
 
 static sn_status read_train(const sn_config_raw *raw, sn_train_config *t) {
@@ -300,7 +373,7 @@ static sn_status read_config(const sn_config_raw *raw, sn_config *cfg) {
   SN_TRY(get_seed(root, &cfg->seed));
   SN_TRY(check_unused(root));
   SN_TRY(read_model(raw, &cfg->model));
-  SN_TRY(read_data(raw, cfg->model.input.d[0], &cfg->data));
+  SN_TRY(read_data(raw, cfg->model.input, &cfg->data));
   SN_TRY(read_train(raw, &cfg->train));
   SN_TRY(read_checkpoint(raw, cfg->path, &cfg->checkpoint));
   return read_activations(raw, &cfg->activations);
@@ -323,6 +396,10 @@ static sn_status add_override(sn_config_raw *raw, const char *text) {
                      text);
     return sn_config_yaml_value(text, eq + 1, raw->layer_set, rest);
   }
+  for (int s = 1; s < SN_SEC_COUNT; s++)
+    if (!strcmp(sn_sections[s].path, path))
+      return sn_fail(SN_ERR_CONFIG, "--set %s: '%s' is a section; set its keys as %s.<key>=value", text,
+                     path, path);
   char *dot = strrchr(path, '.');
   const char *key = dot ? dot + 1 : path;
   if (!key[0]) return sn_fail(SN_ERR_CONFIG, "--set %s: names no key", text);
@@ -330,7 +407,7 @@ static sn_status add_override(sn_config_raw *raw, const char *text) {
   for (int s = 0; s < SN_SEC_COUNT; s++)
     if (!strcmp(sn_sections[s].path, dot ? path : ""))
       return sn_config_yaml_value(text, eq + 1, raw->set[s], key);
-  char known[256] = "";
+  char known[512] = "";
   for (int s = 1; s < SN_SEC_COUNT; s++) {
     strncat(known, sn_sections[s].path, sizeof known - strlen(known) - 1);
     if (s + 1 < SN_SEC_COUNT) strncat(known, ", ", sizeof known - strlen(known) - 1);

@@ -99,6 +99,19 @@ static void pair_long(writer *w, const char *key, long value) {
   pair(w, key, text);
 }
 
+static void pair_ints(writer *w, const char *key, const int *v, int n) {
+  scalar(w, key);
+  seq_start(w, 1);
+  for (int i = 0; i < n; i++) {
+    char text[16];
+    snprintf(text, sizeof text, "%d", v[i]);
+    scalar(w, text);
+  }
+  seq_end(w);
+}
+
+static void pair_bool(writer *w, const char *key, int value) { pair(w, key, value ? "true" : "false"); }
+
 /* The shortest %g text that strtod turns back into v exactly. */
 static void format_double(double v, char *text, size_t cap) {
   for (int digits = 1; digits <= 17; digits++) {
@@ -161,14 +174,7 @@ static void layer(writer *w, const sn_layer_spec *ls, const char *name) {
 
 static void model(writer *w, const sn_model_spec *m, char (*names)[SN_NAME_CAP]) {
   section_start(w, "model");
-  scalar(w, "input");
-  seq_start(w, 1);
-  for (int d = 0; d < m->input.ndim; d++) {
-    char text[16];
-    snprintf(text, sizeof text, "%d", m->input.d[d]);
-    scalar(w, text);
-  }
-  seq_end(w);
+  pair_ints(w, "input", m->input.d, m->input.ndim);
   scalar(w, "layers");
   seq_start(w, 0);
   for (int i = 0; i < m->n_layers; i++) layer(w, &m->layers[i], names[i]);
@@ -187,6 +193,25 @@ static void data(writer *w, const sn_data_config *d) {
   /* An empty list would not read back: absent is how "none" is written. */
   if (d->n_mean) pair_doubles(w, "mean", d->mean, d->n_mean);
   if (d->n_std) pair_doubles(w, "std", d->std, d->n_std);
+  pair(w, "placement", sn_placement_names[d->placement]);
+  pair_long(w, "prefetch", d->prefetch);
+  /* Off is absent, as for mean and std: neither [0, 0] nor 0 reads back. */
+  if (d->pad_to[0]) pair_ints(w, "pad_to", d->pad_to, 2);
+  if (d->channels) pair_long(w, "channels", d->channels);
+  /* Augmentation is written out even when off, so a saved run shows it was. */
+  const sn_augment_config *g = &d->augment;
+  section_start(w, "augment");
+  scalar(w, "random_crop");
+  map_start(w, 1);
+  pair_long(w, "padding", g->crop_padding);
+  map_end(w);
+  pair_bool(w, "flip_horizontal", g->flip_horizontal);
+  scalar(w, "random_shift");
+  map_start(w, 1);
+  pair_long(w, "max", g->shift_max);
+  pair(w, "fill", sn_fill_names[g->shift_fill]);
+  map_end(w);
+  map_end(w);
   map_end(w);
 }
 
@@ -201,8 +226,8 @@ static void train(writer *w, const sn_train_config *t) {
   char text[32];
   format_double(t->bucket_mb, text, sizeof text);
   pair(w, "bucket_mb", text);
-  pair(w, "overlap", t->overlap ? "true" : "false");
-  pair(w, "shared_memory", t->shared_memory ? "true" : "false");
+  pair_bool(w, "overlap", t->overlap);
+  pair_bool(w, "shared_memory", t->shared_memory);
   handed_over(w, "optimizer", t->optimizer);
   handed_over(w, "schedule", t->schedule);
   map_end(w);

@@ -10,6 +10,9 @@
 const sn_section_def sn_sections[SN_SEC_COUNT] = {
     [SN_SEC_ROOT] = {"", "", -1, 0},
     [SN_SEC_DATA] = {"data", "data", SN_SEC_ROOT, 0},
+    [SN_SEC_AUGMENT] = {"data.augment", "augment", SN_SEC_DATA, 0},
+    [SN_SEC_CROP] = {"data.augment.random_crop", "random_crop", SN_SEC_AUGMENT, 0},
+    [SN_SEC_SHIFT] = {"data.augment.random_shift", "random_shift", SN_SEC_AUGMENT, 0},
     [SN_SEC_MODEL] = {"model", "model", SN_SEC_ROOT, 0},
     [SN_SEC_TRAIN] = {"train", "train", SN_SEC_ROOT, 0},
     [SN_SEC_OPTIMIZER] = {"train.optimizer", "optimizer", SN_SEC_TRAIN, 1},
@@ -19,6 +22,8 @@ const sn_section_def sn_sections[SN_SEC_COUNT] = {
 };
 
 const char *const sn_scale_lr_names[2] = {"none", "linear"};
+
+const char *const sn_fill_names[3] = {"zero", "edge", "reflect"};
 
 static sn_status new_block(const char *source, int line, const char *what, sn_args **out) {
   SN_TRY(sn_args_new(source, line, out));

@@ -11,6 +11,9 @@
 typedef enum {
   SN_SEC_ROOT,
   SN_SEC_DATA,
+  SN_SEC_AUGMENT,
+  SN_SEC_CROP,
+  SN_SEC_SHIFT,
   SN_SEC_MODEL,
   SN_SEC_TRAIN,
   SN_SEC_OPTIMIZER,
@@ -31,6 +34,9 @@ extern const sn_section_def sn_sections[SN_SEC_COUNT];
 
 /* The values of train.scale_lr, in the order of sn_train_config.scale_lr_linear. */
 extern const char *const sn_scale_lr_names[2];
+
+/* The values of data.augment.random_shift.fill, in the order of sn_fill_mode. */
+extern const char *const sn_fill_names[3];
 
 typedef struct {
   /* Keys as the file wrote them, each with its line; a section's own line is that of

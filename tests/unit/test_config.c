@@ -179,6 +179,12 @@ static void test_defaults(void) {
   CU_ASSERT_STRING_EQUAL(cfg->data.train, "");
   CU_ASSERT_DOUBLE_EQUAL(cfg->data.scale, 1.0, 0);
   CU_ASSERT_EQUAL(cfg->data.n_mean + cfg->data.n_std, 0);
+  CU_ASSERT_EQUAL(cfg->data.placement, SN_PLACEMENT_AUTO);
+  CU_ASSERT_EQUAL(cfg->data.prefetch, 4);
+  CU_ASSERT(cfg->data.pad_to[0] == 0 && cfg->data.pad_to[1] == 0);
+  CU_ASSERT_EQUAL(cfg->data.channels, 0);
+  CU_ASSERT(cfg->data.augment.crop_padding == 0 && !cfg->data.augment.flip_horizontal &&
+            cfg->data.augment.shift_max == 0 && cfg->data.augment.shift_fill == SN_FILL_EDGE);
   CU_ASSERT_EQUAL(cfg->model.loss, SN_LOSS_MSE);
   CU_ASSERT_EQUAL(cfg->train.epochs, 1);
   CU_ASSERT_EQUAL(cfg->train.batch_size, 32);
@@ -387,8 +393,13 @@ static void test_override_errors(void) {
   EXPECT_PARSE_ERROR(full, bad_key, 1, "--set: train: key 'epocs' is not a known key");
   const char *const bad_section[] = {"trian.epochs=3"};
   EXPECT_PARSE_ERROR(full, bad_section, 1,
-                     "--set trian.epochs=3: 'trian' is not a section of the configuration (data, model, "
-                     "train, train.optimizer, train.schedule, checkpoint, activations, model.layers.<name>)");
+                     "--set trian.epochs=3: 'trian' is not a section of the configuration (data, data.augment, "
+                     "data.augment.random_crop, data.augment.random_shift, model, train, train.optimizer, "
+                     "train.schedule, checkpoint, activations, model.layers.<name>)");
+  const char *const whole[] = {"train.optimizer=sgd"};
+  EXPECT_PARSE_ERROR(full, whole, 1,
+                     "--set train.optimizer=sgd: 'train.optimizer' is a section; set its keys as "
+                     "train.optimizer.<key>=value");
   const char *const bad_layer[] = {"model.layers.nope.units=3"};
   EXPECT_PARSE_ERROR(full, bad_layer, 1,
                      "--set model.layers.nope.units: no layer is named 'nope' (only layers with a 'name:' can be set)");
@@ -407,6 +418,145 @@ static void test_override_errors(void) {
   check_contains(__LINE__, "--set: model: key 'layers' cannot be replaced", NULL);
   const char *const twice[] = {"seed=1", "seed=2"};
   EXPECT_PARSE_ERROR(full, twice, 2, "--set: key 'seed' is given twice");
+}
+
+/* Lines 1-6 again, for a 3-channel 32x32 input. */
+#define MODEL3                       \
+  "model:\n"                         \
+  "  input: [3, 32, 32]\n"           \
+  "  layers:\n"                      \
+  "    - {type: flatten}\n"          \
+  "    - {type: dense, units: 3}\n"  \
+  "  loss: mse\n"
+
+static void test_pipeline_values(void) {
+  static const char text[] = MODEL3
+      "data:\n"                                       /* 7 */
+      "  train: a.h5\n"                               /* 8 */
+      "  placement: stream\n"                         /* 9 */
+      "  prefetch: 8\n"                               /* 10 */
+      "  pad_to: [32, 32]\n"                          /* 11 */
+      "  channels: 3\n"                               /* 12 */
+      "  mean: [0.5]\n"                               /* 13 */
+      "  std: [0.1, 0.2, 0.3]\n"                      /* 14 */
+      "  augment:\n"                                  /* 15 */
+      "    random_crop: {padding: 4}\n"               /* 16 */
+      "    flip_horizontal: true\n"                   /* 17 */
+      "    random_shift: {max: 2, fill: reflect}\n";  /* 18 */
+  sn_config *cfg = parse(text, NULL, 0);
+  if (!cfg) return;
+  const sn_data_config *d = &cfg->data;
+  CU_ASSERT_EQUAL(d->placement, SN_PLACEMENT_STREAM);
+  CU_ASSERT_EQUAL(d->prefetch, 8);
+  CU_ASSERT(d->pad_to[0] == 32 && d->pad_to[1] == 32);
+  CU_ASSERT_EQUAL(d->channels, 3);
+  CU_ASSERT(d->n_mean == 1 && d->n_std == 3);
+  CU_ASSERT_EQUAL(d->augment.crop_padding, 4);
+  CU_ASSERT_EQUAL(d->augment.flip_horizontal, 1);
+  CU_ASSERT_EQUAL(d->augment.shift_max, 2);
+  CU_ASSERT_EQUAL(d->augment.shift_fill, SN_FILL_REFLECT);
+  sn_config_free(cfg);
+
+  /* each name reads as its value; an empty augment is no augmentation */
+  for (int i = 0; i < SN_PLACEMENT_COUNT; i++) {
+    char t[512];
+    snprintf(t, sizeof t, MODEL "data: {placement: %s, augment: }\n", sn_placement_names[i]);
+    cfg = parse(t, NULL, 0);
+    if (!cfg) return;
+    CU_ASSERT_EQUAL(cfg->data.placement, (sn_placement)i);
+    CU_ASSERT(cfg->data.augment.crop_padding == 0 && !cfg->data.augment.flip_horizontal &&
+              cfg->data.augment.shift_max == 0);
+    sn_config_free(cfg);
+  }
+  cfg = parse(MODEL "data:\n  augment:\n    random_shift: {max: 3}\n", NULL, 0);
+  if (cfg) CU_ASSERT(cfg->data.augment.shift_max == 3 && cfg->data.augment.shift_fill == SN_FILL_EDGE);
+  sn_config_free(cfg);
+}
+
+static void test_pipeline_errors(void) {
+  static const struct {
+    const char *text, *message;
+  } cases[] = {
+      {MODEL "data:\n  augment:\n    flip: true\n", "<t>:9: data.augment: key 'flip' is not a known key"},
+      {MODEL "data: {augment: {random_crop: {padding: 2, pad: 1}}}\n",
+       "<t>:7: data.augment.random_crop: key 'pad' is not a known key"},
+      {MODEL "data:\n  augment:\n    random_shift:\n      max: 1\n      mode: edge\n",
+       "<t>:11: data.augment.random_shift: key 'mode' is not a known key"},
+      {MODEL "data: {augment: {flip_horizontal: maybe}}\n",
+       "<t>:7: data.augment: key 'flip_horizontal' expects true or false, got 'maybe'"},
+      {MODEL "data: {augment: {flip_horizontal: {a: 1}}}\n",
+       "<t>:7: data.augment: key 'flip_horizontal' expects a value, not a mapping"},
+      {MODEL "data:\n  augment:\n    random_crop: 4\n",
+       "<t>:9: data.augment: key 'random_crop' expects a mapping of keys, e.g. {key: value}"},
+      {MODEL "data: {augment: 3}\n", "<t>:7: data: key 'augment' expects a mapping of keys, e.g. {key: value}"},
+      {MODEL "data: {augment: {}, augment: {}}\n", "<t>:7: data: key 'augment' is given twice"},
+      {MODEL "data: {augment: {random_crop: {padding: x}}}\n",
+       "<t>:7: data.augment.random_crop: key 'padding' expects an integer, got 'x'"},
+      {MODEL "data: {augment: {random_crop: {padding: 1025}}}\n",
+       "<t>:7: data.augment.random_crop: key 'padding' must be between 0 and 1024, got 1025"},
+      {MODEL "data:\n  augment:\n    random_crop:\n", "<t>:9: data.augment.random_crop: needs the key 'padding'"},
+      {MODEL "data: {augment: {random_shift: {fill: zero}}}\n",
+       "<t>:7: data.augment.random_shift: needs the key 'max'"},
+      {MODEL "data: {augment: {random_shift: {max: -1}}}\n",
+       "<t>:7: data.augment.random_shift: key 'max' must be between 0 and 1024, got -1"},
+      {MODEL "data: {augment: {random_shift: {max: 1, fill: wrap}}}\n",
+       "<t>:7: data.augment.random_shift: key 'fill' must be one of zero, edge, reflect, got 'wrap'"},
+      {MODEL "data: {prefetch: 0}\n", "<t>:7: data: key 'prefetch' must be between 1 and 64, got 0"},
+      {MODEL "data: {prefetch: 65}\n", "<t>:7: data: key 'prefetch' must be between 1 and 64, got 65"},
+      {MODEL "data: {prefetch: four}\n", "<t>:7: data: key 'prefetch' expects an integer, got 'four'"},
+      {MODEL "data: {placement: disk}\n",
+       "<t>:7: data: key 'placement' must be one of auto, replicate, node, shard, stream, got 'disk'"},
+      {MODEL "data: {channels: 2}\n", "<t>:7: data: key 'channels' must be 1 or 3, got 2"},
+      {MODEL "data: {channels: 0}\n", "<t>:7: data: key 'channels' must be 1 or 3, got 0"},
+      {MODEL "data: {channels: [3]}\n", "<t>:7: data: key 'channels' expects a single value, got a list of 1"},
+      {MODEL "data: {channels: 3}\n", "<t>:7: data: key 'channels' is 3 but model.input is [1, 8, 8]"},
+      {MODEL "data: {pad_to: [16, 8]}\n", "<t>:7: data: key 'pad_to' is [16, 8] but model.input is [1, 8, 8]"},
+      /* mean and std are counted against the network's channels, which channels: 3 makes 3 */
+      {MODEL3 "data: {channels: 3, mean: [1, 2]}\n",
+       "<t>:7: data: key 'mean' has 2 values; give one, or one per input channel (3)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    EXPECT_PARSE_ERROR(cases[i].text, NULL, 0, cases[i].message);
+  const char *const pads[] = {"[32]", "32", "[0, 8]", "[8, x]", "[8, 8, 8]", "[70000, 8]", "[]"};
+  for (size_t i = 0; i < sizeof pads / sizeof *pads; i++) {
+    char text[512];
+    snprintf(text, sizeof text, MODEL "data: {pad_to: %s}\n", pads[i]);
+    EXPECT_PARSE_ERROR(text, NULL, 0,
+                       "<t>:7: data: key 'pad_to' expects [height, width]: 2 integers between 1 and 65535");
+  }
+}
+
+static void test_pipeline_overrides(void) {
+  const char *const sets[] = {"data.augment.random_crop.padding=4", "data.placement=stream",
+                              "data.augment.flip_horizontal=true",  "data.augment.random_shift.max=1",
+                              "data.augment.random_shift.fill=zero", "data.prefetch=2",
+                              "data.pad_to=[8, 8]",                  "data.channels=1"};
+  sn_config *cfg = parse(MODEL, sets, sizeof sets / sizeof *sets);
+  if (!cfg) return;
+  const sn_data_config *d = &cfg->data;
+  CU_ASSERT_EQUAL(d->augment.crop_padding, 4);
+  CU_ASSERT_EQUAL(d->placement, SN_PLACEMENT_STREAM);
+  CU_ASSERT_EQUAL(d->augment.flip_horizontal, 1);
+  CU_ASSERT(d->augment.shift_max == 1 && d->augment.shift_fill == SN_FILL_ZERO);
+  CU_ASSERT_EQUAL(d->prefetch, 2);
+  CU_ASSERT(d->pad_to[0] == 8 && d->pad_to[1] == 8 && d->channels == 1);
+  sn_config_free(cfg);
+  /* an override replaces the file's value inside a nested block */
+  const char *const off[] = {"data.augment.random_crop.padding=0"};
+  cfg = parse(MODEL "data: {augment: {random_crop: {padding: 2}, flip_horizontal: true}}\n", off, 1);
+  if (cfg) CU_ASSERT(cfg->data.augment.crop_padding == 0 && cfg->data.augment.flip_horizontal);
+  sn_config_free(cfg);
+
+  const char *const unknown[] = {"data.augment.flip=true"};
+  EXPECT_PARSE_ERROR(MODEL, unknown, 1, "--set: data.augment: key 'flip' is not a known key");
+  const char *const section[] = {"data.augment.random_crop=4"};
+  EXPECT_PARSE_ERROR(MODEL, section, 1,
+                     "--set data.augment.random_crop=4: 'data.augment.random_crop' is a section; set its keys as "
+                     "data.augment.random_crop.<key>=value");
+  const char *const no_max[] = {"data.augment.random_shift.fill=zero"};
+  EXPECT_PARSE_ERROR(MODEL, no_max, 1, "--set: data.augment.random_shift: needs the key 'max'");
+  const char *const far[] = {"data.prefetch=100"};
+  EXPECT_PARSE_ERROR(MODEL, far, 1, "--set: data: key 'prefetch' must be between 1 and 64, got 100");
 }
 
 static void test_missing_file(void) {
@@ -492,6 +642,22 @@ static void test_fashion_mnist_config(void) {
   sn_config_free(cfg);
 }
 
+static void test_cifar_example_fashion_config(void) {
+  sn_config *cfg = NULL;
+  sn_net *net = shipped("cifar_example_fashion.yaml", &cfg);
+  if (net) {
+    /* the CIFAR model unchanged, fed 28x28 grey images made 32x32 RGB */
+    CU_ASSERT_EQUAL(net->n_params, 122570);
+    CU_ASSERT(sn_shape_equal(cfg->model.input, sn_shape_chw(3, 32, 32)));
+    CU_ASSERT_STRING_EQUAL(cfg->data.train, "datasets/fashion-mnist-train.h5");
+    CU_ASSERT(cfg->data.pad_to[0] == 32 && cfg->data.pad_to[1] == 32 && cfg->data.channels == 3);
+    CU_ASSERT(cfg->data.augment.crop_padding == 4 && cfg->data.augment.flip_horizontal &&
+              cfg->data.augment.shift_max == 0);
+  }
+  sn_net_destroy(net);
+  sn_config_free(cfg);
+}
+
 int main(void) {
   const sn_test_case cases[] = {
       {"every section's values, lines and layer keys", test_values},
@@ -509,6 +675,10 @@ int main(void) {
       {"a file larger than the first read buffer", test_load_large_file},
       {"cifar_example.yaml: the example model's shapes", test_cifar_example_shapes},
       {"fashion_mnist.yaml: parameters and data", test_fashion_mnist_config},
+      {"data pipeline keys: placement, prefetch, pad_to, channels, augment", test_pipeline_values},
+      {"data pipeline keys: every error names file, line and key", test_pipeline_errors},
+      {"data pipeline keys: --set reaches the nested blocks", test_pipeline_overrides},
+      {"cifar_example_fashion.yaml: the CIFAR model on padded Fashion-MNIST", test_cifar_example_fashion_config},
       {NULL, NULL}};
   return sn_test_main("config", cases);
 }

@@ -66,6 +66,13 @@ static const char *diff_config(const sn_config *a, const sn_config *b) {
     if (p->mean[i] != q->mean[i]) return "data.mean";
   for (int i = 0; i < p->n_std; i++)
     if (p->std[i] != q->std[i]) return "data.std";
+  if (p->placement != q->placement || p->prefetch != q->prefetch) return "data.placement/prefetch";
+  if (p->pad_to[0] != q->pad_to[0] || p->pad_to[1] != q->pad_to[1] || p->channels != q->channels)
+    return "data.pad_to/channels";
+  const sn_augment_config *g = &p->augment, *h = &q->augment;
+  if (g->crop_padding != h->crop_padding || g->flip_horizontal != h->flip_horizontal ||
+      g->shift_max != h->shift_max || g->shift_fill != h->shift_fill)
+    return "data.augment";
   const char *d = diff_model(&a->model, &b->model);
   if (d) return d;
   const sn_train_config *s = &a->train, *t = &b->train;
@@ -178,6 +185,12 @@ static void test_defaults_explicit(void) {
       "  train: \"\"\n"
       "  test: \"\"\n"
       "  scale: 1\n"
+      "  placement: auto\n"
+      "  prefetch: 4\n"
+      "  augment:\n"
+      "    random_crop: {padding: 0}\n"
+      "    flip_horizontal: false\n"
+      "    random_shift: {max: 0, fill: edge}\n"
       "model:\n"
       "  input: [1, 8, 8]\n"
       "  layers:\n"
@@ -257,6 +270,47 @@ static void test_overrides_resolved(void) {
   /* the file text stays as read */
   CU_ASSERT_PTR_NOT_NULL(strstr(cfg->text, "epochs: 5"));
   check_round_trip(cfg, "fashion_mnist.yaml with overrides");
+  sn_config_free(cfg);
+}
+
+static void test_pipeline_resolved(void) {
+  static const char text[] =
+      "data:\n"
+      "  train: a.h5\n"
+      "  placement: shard\n"
+      "  pad_to: [12, 10]\n"
+      "  channels: 3\n"
+      "  std: [0.5, 0.25, 2]\n"
+      "  augment:\n"
+      "    random_shift: {fill: reflect, max: 3}\n"
+      "model:\n"
+      "  input: [3, 12, 10]\n"
+      "  layers: [{type: flatten}, {type: dense, units: 2}]\n"
+      "  loss: mse\n";
+  const char *const sets[] = {"data.augment.random_crop.padding=4", "data.augment.flip_horizontal=yes",
+                              "data.prefetch=16"};
+  sn_config *cfg = parse_text(text, "<pipeline>", sets, 3);
+  if (!cfg) return;
+  static const char want[] =
+      "data:\n"
+      "  train: a.h5\n"
+      "  test: \"\"\n"
+      "  scale: 1\n"
+      "  std: [0.5, 0.25, 2]\n"
+      "  placement: shard\n"
+      "  prefetch: 16\n"
+      "  pad_to: [12, 10]\n"
+      "  channels: 3\n"
+      "  augment:\n"
+      "    random_crop: {padding: 4}\n"
+      "    flip_horizontal: true\n"
+      "    random_shift: {max: 3, fill: reflect}\n"
+      "model:\n";
+  if (!strstr(cfg->resolved, want)) {
+    fprintf(stderr, "\n  lacks\n%s  in:\n%s\n", want, cfg->resolved);
+    CU_FAIL("data pipeline keys in the resolved text");
+  }
+  check_round_trip(cfg, "data pipeline keys");
   sn_config_free(cfg);
 }
 
@@ -402,6 +456,7 @@ int main(void) {
       {"every shipped config reads back equal from its resolved text", test_shipped_configs},
       {"defaults are explicit, layers named", test_defaults_explicit},
       {"overrides appear with their values", test_overrides_resolved},
+      {"data pipeline keys: overrides, defaults and nested blocks", test_pipeline_resolved},
       {"unnamed layers get the net's names", test_default_names},
       {"paths and strings with YAML syntax in them are quoted", test_special_characters},
       {"a checkpoint's config reads back and rebuilds the net", test_checkpoint_config},
