@@ -22,7 +22,8 @@ static const command commands[] = {
     {"summary", sn_cmd_summary,
      "summary CONFIG [--set key=value]...\n      per-layer shapes, parameters, FLOPs, receptive field"},
     {"convert", sn_cmd_convert,
-     "convert idx|cifar10 ... --out FILE\n      public datasets to shardnet HDF5 datasets"},
+     "convert idx|cifar10 ... --out FILE [--compress [LEVEL]] [--shuffle]\n"
+     "      public datasets to shardnet HDF5 datasets ('shardnet convert --help' lists the options)"},
     {"bench", sn_cmd_bench,
      "bench [--model NAME,...] [--threads 1,2] [--steps N] [--batch N] [--csv] ...\n"
      "      images/s of training steps on random data, per layer, and sgemm GFLOP/s"},
