@@ -20,6 +20,7 @@ enum {
   SN_RNG_STREAM_PERMUTATION = 0x7fff0001u,
   SN_RNG_STREAM_TEST_DATA = 0x7fff0002u,
   SN_RNG_STREAM_AUGMENT = 0x7fff0003u,
+  SN_RNG_STREAM_SPLIT = 0x7fff0004u,   /* convert images --split: which images are held out */
   SN_RNG_STREAM_INIT_BASE = 0x40000000u /* + parameter tensor index */
 };
 

@@ -22,7 +22,10 @@ static const command commands[] = {
     {"summary", sn_cmd_summary,
      "summary CONFIG [--set key=value]...\n      per-layer shapes, parameters, FLOPs, receptive field"},
     {"convert", sn_cmd_convert,
-     "convert idx|cifar10 ... --out FILE\n      public datasets to shardnet HDF5 datasets"},
+     "convert idx|cifar10 ... --out FILE [--compress [LEVEL]] [--shuffle]\n"
+     "  convert images DIR --size HxW --out FILE [--channels 1|3] [--split F [--seed S] [--test-out FILE]] ...\n"
+     "      public datasets and class folders of PNG/JPEG images to shardnet HDF5 datasets\n"
+     "      ('shardnet convert --help' lists the options)"},
     {"bench", sn_cmd_bench,
      "bench [--model NAME,...] [--threads 1,2] [--steps N] [--batch N] [--csv] ...\n"
      "      images/s of training steps on random data, per layer, and sgemm GFLOP/s"},

@@ -1,5 +1,6 @@
-/* IDX and CIFAR-10 readers feeding sn_dataset_write. zlib's gz* functions read
- * gzip and plain files alike. */
+/* IDX and CIFAR-10 readers feeding the dataset writer (IDX images streamed through
+ * it, CIFAR-10 batches gathered first: their count is known only at the end). zlib's
+ * gz* functions read gzip and plain files alike. */
 #include "shardnet/convert.h"
 
 #include <stdint.h>
@@ -8,18 +9,22 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "io/image_decode.h"
 #include "shardnet/config.h"
 #include "shardnet/dataset_writer.h"
 
 #define IDX_UBYTE 0x08
+#define IDX_BATCH_BYTES (4u << 20)
 #define CIFAR_SIDE 32
 #define CIFAR_RECORD (1 + 3 * CIFAR_SIDE * CIFAR_SIDE)
 
 static const char *const cifar10_classes[10] = {"airplane", "automobile", "bird", "cat", "deer",
                                                 "dog", "frog", "horse", "ship", "truck"};
 
-/* Reads exactly n bytes or says how many were there. */
-static sn_status read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what) {
+/* Reads exactly n bytes, the part after `done` of `total` bytes of `what`, or says
+ * how many of the total were there. */
+static sn_status read_part(gzFile f, const char *path, void *buf, size_t n, size_t done, size_t total,
+                           const char *what) {
   size_t got = 0;
   while (got < n) {
     unsigned chunk = (unsigned)(n - got > (1u << 30) ? (1u << 30) : n - got);
@@ -29,7 +34,8 @@ static sn_status read_exact(gzFile f, const char *path, void *buf, size_t n, con
     got += (size_t)r;
   }
   if (got < n)
-    return sn_fail(SN_ERR_FORMAT, "%s is truncated: expected %zu bytes of %s, found %zu", path, n, what, got);
+    return sn_fail(SN_ERR_FORMAT, "%s is truncated: expected %zu bytes of %s, found %zu", path, total, what,
+                   done + got);
   return SN_OK;
 }
 
@@ -38,14 +44,14 @@ static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *ou
   *out = gzopen(path, "rb");
   if (!*out) return sn_fail(SN_ERR_IO, "cannot open %s", path);
   unsigned char head[4];
-  sn_status st = read_exact(*out, path, head, 4, "header");
+  sn_status st = read_part(*out, path, head, 4, 0, 4, "header");
   if (st == SN_OK && (head[0] != 0 || head[1] != 0 || head[2] != IDX_UBYTE || head[3] != rank))
     st = sn_fail(SN_ERR_FORMAT,
                  "%s is not an IDX file of %d-D unsigned bytes (magic %02x%02x%02x%02x, expected 000008%02x)",
                  path, rank, head[0], head[1], head[2], head[3], rank);
   for (int i = 0; i < rank && st == SN_OK; i++) {
     unsigned char b[4];
-    st = read_exact(*out, path, b, 4, "header");
+    st = read_part(*out, path, b, 4, 0, 4, "header");
     dims[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
   }
   if (st != SN_OK) {
@@ -55,43 +61,66 @@ static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *ou
   return st;
 }
 
+/* Labels of an IDX label file, each checked against the class names. */
+static sn_status read_idx_labels(gzFile f, const char *path, size_t n, int n_class_names, int32_t *labels) {
+  uint8_t *raw = malloc(n + 1);
+  sn_status st = raw ? read_part(f, path, raw, n, 0, n, "labels") : sn_fail(SN_ERR_NOMEM, "cannot hold %zu labels", n);
+  for (size_t i = 0; st == SN_OK && i < n; i++) {
+    labels[i] = raw[i];
+    if (n_class_names && labels[i] >= n_class_names)
+      st = sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu has no class name (%d given)", path, labels[i], i,
+                   n_class_names);
+  }
+  free(raw);
+  return st;
+}
+
+/* Streams the images of an open IDX file into w, IDX_BATCH_BYTES at a time. */
+static sn_status copy_idx_images(gzFile f, const char *path, size_t n, size_t pix, const int32_t *labels,
+                                 sn_dataset_writer *w) {
+  size_t batch = pix < IDX_BATCH_BYTES ? IDX_BATCH_BYTES / pix : 1;
+  uint8_t *pixels = malloc(batch * pix);
+  if (!pixels) return sn_fail(SN_ERR_NOMEM, "cannot hold %zu images of %zu bytes", batch, pix);
+  sn_status st = SN_OK;
+  for (size_t first = 0; st == SN_OK && first < n; first += batch) {
+    size_t m = n - first < batch ? n - first : batch;
+    st = read_part(f, path, pixels, m * pix, first * pix, n * pix, "image data");
+    if (st == SN_OK) st = sn_dataset_writer_put(w, first, m, pixels, labels + first);
+  }
+  free(pixels);
+  return st;
+}
+
 sn_status sn_convert_idx(const char *images, const char *labels, const char *out,
-                         const char *const *class_names, int n_class_names) {
+                         const char *const *class_names, int n_class_names, sn_dataset_compression compression) {
   uint32_t idims[3], ldims[1];
   gzFile fi = NULL, fl = NULL;
-  uint8_t *pixels = NULL, *raw_labels = NULL;
   int32_t *labs = NULL;
+  sn_dataset_writer *w = NULL;
+  size_t all = 0;
   sn_status st = open_idx(images, 3, idims, &fi);
   if (st == SN_OK) st = open_idx(labels, 1, ldims, &fl);
   if (st == SN_OK && idims[0] != ldims[0])
     st = sn_fail(SN_ERR_FORMAT, "%s has %u images but %s has %u labels", images, idims[0], labels, ldims[0]);
   size_t n = st == SN_OK ? idims[0] : 0, pix = st == SN_OK ? (size_t)idims[1] * idims[2] : 0;
-  if (st == SN_OK) {
-    pixels = malloc(n * pix + 1);
-    raw_labels = malloc(n + 1);
-    labs = malloc((n + 1) * sizeof *labs);
-    if (!pixels || !raw_labels || !labs) st = sn_fail(SN_ERR_NOMEM, "cannot hold %zu images", n);
-  }
-  if (st == SN_OK) st = read_exact(fi, images, pixels, n * pix, "image data");
-  if (st == SN_OK) st = read_exact(fl, labels, raw_labels, n, "labels");
-  for (size_t i = 0; st == SN_OK && i < n; i++) {
-    labs[i] = raw_labels[i];
-    if (n_class_names && labs[i] >= n_class_names)
-      st = sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu has no class name (%d given)", labels, labs[i], i,
-                   n_class_names);
-  }
+  if (st == SN_OK && (pix == 0 || idims[1] > SN_IMAGE_MAX_SIDE || idims[2] > SN_IMAGE_MAX_SIDE ||
+                      __builtin_mul_overflow(n, pix, &all)))
+    st = sn_fail(SN_ERR_FORMAT, "%s: %zu images of %ux%u pixels cannot be stored", images, n, idims[1], idims[2]);
+  if (st == SN_OK && !(labs = malloc((n + 1) * sizeof *labs))) st = sn_fail(SN_ERR_NOMEM, "cannot hold %zu labels", n);
+  if (st == SN_OK) st = read_idx_labels(fl, labels, n, n_class_names, labs);
   if (st == SN_OK) {
     char source[2 * SN_PATH_CAP + 8];
     snprintf(source, sizeof source, "%s + %s", images, labels);
-    sn_dataset_contents c = {.n = n, .h = (int)idims[1], .w = (int)idims[2], .c = 1, .images = pixels,
-                             .labels = labs, .n_class_names = n_class_names, .class_names = class_names,
-                             .source = source};
-    st = sn_dataset_write(out, &c);
+    sn_dataset_header h = {.n = n, .h = (int)idims[1], .w = (int)idims[2], .c = 1, .has_labels = 1,
+                           .n_class_names = n_class_names, .class_names = class_names, .source = source,
+                           .compression = compression};
+    st = sn_dataset_writer_open(out, &h, &w);
   }
+  if (st == SN_OK) st = copy_idx_images(fi, images, n, pix, labs, w);
+  if (w && st == SN_OK) st = sn_dataset_writer_close(w);
+  else sn_dataset_writer_discard(w);
   if (fi) gzclose(fi);
   if (fl) gzclose(fl);
-  free(pixels);
-  free(raw_labels);
   free(labs);
   return st;
 }
@@ -138,7 +167,8 @@ static sn_status read_cifar_batch(const char *path, uint8_t **pixels, int32_t **
   return st;
 }
 
-sn_status sn_convert_cifar10(const char *const *batches, int n_batches, const char *out) {
+sn_status sn_convert_cifar10(const char *const *batches, int n_batches, const char *out,
+                             sn_dataset_compression compression) {
   if (n_batches < 1) return sn_fail(SN_ERR_INVALID, "convert cifar10 needs at least one batch file");
   uint8_t *pixels = NULL;
   int32_t *labels = NULL;
@@ -152,7 +182,7 @@ sn_status sn_convert_cifar10(const char *const *batches, int n_batches, const ch
   if (st == SN_OK) {
     sn_dataset_contents c = {.n = n, .h = CIFAR_SIDE, .w = CIFAR_SIDE, .c = 3, .images = pixels,
                              .labels = labels, .n_class_names = 10, .class_names = cifar10_classes,
-                             .source = "CIFAR-10 binary batches"};
+                             .source = "CIFAR-10 binary batches", .compression = compression};
     st = sn_dataset_write(out, &c);
   }
   free(pixels);
