@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A dataset three times larger than the memory the job may use: inside a cgroup v1
-# memory limit of 256 MB, 2 ranks train from an 800 MB set with the stream placement
+# memory limit of 256 MB, 2 ranks train from an 820 MB set with the stream placement
 # (auto chooses it there by itself, and says why) and finish without being killed.
 # Skips, saying why, where the memory controller cannot be written (not root, no
 # cgroup v1).
@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 echo $((limit_mb << 20)) >"$group/memory.limit_in_bytes"
 [ -e "$group/memory.memsw.limit_in_bytes" ] && echo $((limit_mb << 20)) >"$group/memory.memsw.limit_in_bytes"
-$PYTHON "$SN_SOURCE_DIR/bench/make_large_set.py" large.h5 800 >/dev/null || { fail "cannot generate the set"; finish; }
+$PYTHON "$SN_SOURCE_DIR/bench/make_large_set.py" large.h5 820 >/dev/null || { fail "cannot generate the set"; finish; }
 size=$(stat -c %s large.h5)
 [ "$size" -ge $((3 * limit_mb << 20)) ] && pass "the set ($((size >> 20)) MB) is at least 3 times the limit ($limit_mb MB)" ||
   fail "the set is only $((size >> 20)) MB"
@@ -41,12 +41,13 @@ expect_success "stream under a $limit_mb MB limit" && [ -e stream/latest.h5 ] &&
   fail "stream: $(tail -3 "$ERR")"
 run_limited --set checkpoint.dir=auto
 expect_success "auto under a $limit_mb MB limit"
-if grep -q "^shardnet: training set: stream (the 0.800 GB set does not fit in the" "$OUT"; then
+if grep -q "^shardnet: training set: stream (the 0.820 GB set does not fit in the" "$OUT"; then
   pass "auto chose stream under the limit: $(grep 'training set:' "$OUT")"
 else
   fail "auto did not choose stream: $(grep 'set:' "$OUT")"
 fi
 kills=$(awk '/^oom_kill /{print $2}' "$group/memory.oom_control" 2>/dev/null)
 [ "${kills:-0}" -eq 0 ] && pass "no process of the job was killed for memory" || fail "$kills processes were killed for memory"
+
 echo "peak usage of the job, page cache included: $(($(cat "$group/memory.max_usage_in_bytes") >> 20)) MB of $limit_mb MB"
 finish
