@@ -4,7 +4,7 @@
 # uneven slices (global batch 14 on 3 ranks), a dropped partial batch at each epoch's
 # end, read-ahead across the epoch boundary, and chunked, compressed files (deflate
 # with and without shuffle, chunks that cut samples apart). The banner says which
-# placement runs and why; a bad label at the far end of a streamed set is named
+# placement runs and why; augmentation keeps all of this; a bad label at the far end of a streamed set is named
 # before the first step; a chunk that cannot be inflated mid-run stops every rank
 # with one line, and the last checkpoint stays loadable.
 source "$(dirname "$0")/lib.sh"
@@ -57,6 +57,38 @@ for ranks in 1 2 3; do
     done
   done
 done
+
+# Augmentation and the shape transforms: the 8x8 grey blobs fed as 12x12x3, randomly
+# cropped, flipped and shifted. Streamed on 3 ranks it is bitwise the replicated run;
+# 1 and 2 ranks follow the same trajectory; a resumed run ends bitwise where an
+# unbroken one does.
+sed -e 's/input: \[1, 8, 8\]/input: [3, 12, 12]/' blobs.yaml >augment.yaml
+augment=("${base[@]/blobs.yaml/augment.yaml}" --set 'data.pad_to=[12, 12]' --set data.channels=3
+         --set data.augment.random_crop.padding=2 --set data.augment.flip_horizontal=true
+         --set data.augment.random_shift.max=1 --set data.augment.random_shift.fill=reflect)
+for ranks in 1 2 3; do
+  run_ranks $ranks "${augment[@]}" --set train.max_steps=40 --set data.placement=replicate --set checkpoint.dir=aug-p$ranks
+  expect_success "augmented training on $ranks rank(s)"
+done
+run_ranks 3 "${augment[@]}" --set train.max_steps=40 --set data.placement=stream --set checkpoint.dir=aug-stream
+expect_success "augmented training streamed on 3 ranks"
+if out=$(compare aug-p3/latest.h5 aug-stream/latest.h5 0); then pass "augmented, streamed on 3 ranks: bitwise replicate"
+else fail "augmented, streamed on 3 ranks differs from replicate: $out"; fi
+for ranks in 2 3; do
+  if out=$(compare aug-p1/latest.h5 aug-p$ranks/latest.h5 1e-4); then pass "augmented: $ranks ranks match 1 rank: $out"
+  else fail "augmented: $ranks ranks differ from 1 rank: $out"; fi
+done
+if out=$(compare aug-p1/latest.h5 replicate-p1/latest.h5 1e-3); then
+  fail "augmentation changed nothing: $out"
+else
+  pass "augmentation changes the training"
+fi
+run_ranks 2 "${augment[@]}" --set train.max_steps=23 --set data.placement=shard --set checkpoint.dir=aug-resume
+expect_success "augmented, sharded, stopped at step 23"
+run_ranks 2 "${augment[@]}" --set train.max_steps=40 --set data.placement=shard --set checkpoint.dir=aug-resume --resume latest
+expect_success "augmented, sharded, resumed to step 40"
+if out=$(compare aug-p2/latest.h5 aug-resume/latest.h5 0); then pass "augmented: stopped and resumed is bitwise the unbroken run"
+else fail "augmented: the resumed run differs from the unbroken one: $out"; fi
 
 run_ranks 2 "${common[@]}" --set checkpoint.dir=auto
 expect_success "auto placement"
