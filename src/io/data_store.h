@@ -31,11 +31,12 @@ struct sn_data_store {
  * the file and the rows. */
 sn_status sn_store_read_rows(const sn_dataset *ds, size_t first, size_t count, uint8_t *images, uint8_t *answers);
 
-/* Reads samples idx[0..n) into images + k * image_bytes and answers + k *
- * answer_bytes, visiting them in file order (order[] is scratch for n entries) so that
- * each chunk of a compressed file is read and inflated once per call. */
-sn_status sn_store_read_list(const sn_dataset *ds, const uint32_t *idx, int n, uint32_t *order, uint8_t *images,
-                             uint8_t *answers);
+/* Reads samples idx[0..n) (any order, repeats allowed) in one pass in file order:
+ * the distinct ones land in images and answers in ascending sample order, and
+ * request position k finds its sample at row where[k] of them (order[] is scratch
+ * for n entries). A failure names the sample at fault. Takes the HDF5 lock. */
+sn_status sn_store_read_list(const sn_dataset *ds, const uint32_t *idx, int n, uint32_t *order, uint32_t *where,
+                             uint8_t *images, uint8_t *answers);
 
 /* The pixels and the label or targets of sample i when this rank holds it, else NULL. */
 const uint8_t *sn_store_image(const sn_dataset *ds, size_t i);

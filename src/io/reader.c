@@ -21,7 +21,7 @@ typedef struct {
   const uint8_t **image, **answer; /* where each sample's pixels and label are */
   /* samples read from the file: n_read of them, for request positions read_pos */
   int n_read;
-  uint32_t *read_idx, *read_pos, *order;
+  uint32_t *read_idx, *read_pos, *order, *where;
   uint8_t *images, *answers;
   sn_exchange exchange;
   sn_status status;
@@ -50,10 +50,11 @@ static sn_status slot_alloc(slot *s, const sn_dataset *ds, int most) {
   s->read_idx = malloc(m * sizeof *s->read_idx);
   s->read_pos = malloc(m * sizeof *s->read_pos);
   s->order = malloc(m * sizeof *s->order);
+  s->where = malloc(m * sizeof *s->where);
   const int reads = ds->placement == SN_PLACEMENT_STREAM || ds->placement == SN_PLACEMENT_SHARD;
   s->images = reads ? malloc(m * ds->image_bytes) : NULL;
   s->answers = reads ? malloc(m * ds->answer_bytes) : NULL;
-  if (!s->idx || !s->image || !s->answer || !s->read_idx || !s->read_pos || !s->order ||
+  if (!s->idx || !s->image || !s->answer || !s->read_idx || !s->read_pos || !s->order || !s->where ||
       (reads && (!s->images || !s->answers)))
     return sn_fail(SN_ERR_NOMEM, "cannot allocate a read-ahead buffer of %d samples for %s", most, ds->path);
   return SN_OK;
@@ -66,6 +67,7 @@ static void slot_free(slot *s) {
   free(s->read_idx);
   free(s->read_pos);
   free(s->order);
+  free(s->where);
   free(s->images);
   free(s->answers);
   sn_exchange_free(&s->exchange);
@@ -82,10 +84,10 @@ static slot *next_to_read(sn_reader *r) {
 
 /* Reads a slot's samples that are not in memory. */
 static sn_status read_slot(const sn_dataset *ds, slot *s) {
-  sn_status st = sn_store_read_list(ds, s->read_idx, s->n_read, s->order, s->images, s->answers);
+  sn_status st = sn_store_read_list(ds, s->read_idx, s->n_read, s->order, s->where, s->images, s->answers);
   for (int j = 0; st == SN_OK && j < s->n_read; j++) {
-    s->image[s->read_pos[j]] = s->images + (size_t)j * ds->image_bytes;
-    s->answer[s->read_pos[j]] = s->answers + (size_t)j * ds->answer_bytes;
+    s->image[s->read_pos[j]] = s->images + (size_t)s->where[j] * ds->image_bytes;
+    s->answer[s->read_pos[j]] = s->answers + (size_t)s->where[j] * ds->answer_bytes;
   }
   if (st != SN_OK) snprintf(s->message, sizeof s->message, "%s", sn_last_error());
   return st;
