@@ -108,8 +108,9 @@ static sn_status keep_row(void *ctx, size_t row, int n, const sn_net *net, const
 
 static sn_status write_record(sn_dist *d, hid_t loc, sn_net *net, const record *r) {
   const int rank = sn_dist_rank(d), size = sn_dist_size(d), n_sets = net->n_layers + 1;
-  const size_t lo = r->n * (size_t)rank / (size_t)size, hi = r->n * (size_t)(rank + 1) / (size_t)size;
-  const size_t most = (r->n + (size_t)size - 1) / (size_t)size;  /* the largest share */
+  size_t lo, hi;
+  sn_part(r->n, rank, size, &lo, &hi);
+  const size_t most = sn_part_max(r->n, size);  /* the largest share */
   size_t *per = calloc((size_t)n_sets, sizeof *per), *offset = calloc((size_t)n_sets, sizeof *offset);
   hid_t *sets = malloc((size_t)n_sets * sizeof *sets);
   uint32_t *samples = malloc((r->n ? r->n : 1) * sizeof *samples);
