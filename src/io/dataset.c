@@ -31,10 +31,15 @@ static hid_t open_rows(hid_t file, const char *name, size_t row_bytes, size_t *c
   hsize_t chunk[8] = {0};
   *chunk_rows = 1;
   if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 8, chunk) > 0) *chunk_rows = chunk[0] ? chunk[0] : 1;
+  const int filtered = H5Pget_nfilters(dcpl) > 0;
   H5Pclose(dcpl);
-  size_t chunk_bytes = *chunk_rows * row_bytes, cache = CACHE_CHUNKS * chunk_bytes;
-  if (cache > CACHE_MAX) cache = chunk_bytes > CACHE_MAX ? chunk_bytes : CACHE_MAX;
   H5Dclose(set);
+  /* Unfiltered chunks are read in place, sample by sample, when there is no cache:
+   * caching them would copy a whole chunk for each sample a random order touches.
+   * Compressed chunks must be inflated whole, so the samples of one request that
+   * share a chunk (and neighbours in the next) find it inflated in the cache. */
+  size_t chunk_bytes = *chunk_rows * row_bytes, cache = filtered ? CACHE_CHUNKS * chunk_bytes : 0;
+  if (cache > CACHE_MAX) cache = chunk_bytes > CACHE_MAX ? chunk_bytes : CACHE_MAX;
   hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
   /* 521 hash slots, a prime about 8 times the chunks held at once, and HDF5's
    * default w0. Measured on HDF5 1.10.8 with random whole-sample reads: thousands of
