@@ -46,6 +46,17 @@ if grep -q "^shardnet: training set: stream (the 0.820 GB set does not fit in th
 else
   fail "auto did not choose stream: $(grep 'set:' "$OUT")"
 fi
+# Asked for a placement that cannot fit, the job says so before it reads anything.
+OUT=$WORK/out.replicate ERR=$WORK/err.replicate
+OMPI_MCA_orte_abort_on_non_zero_status=1 in_group timeout 120 mpirun -np 2 --oversubscribe "$SHARDNET" train large.yaml --set data.placement=replicate \
+  --set checkpoint.dir=replicate >"$OUT" 2>"$ERR"
+STATUS=$?
+if [ "$STATUS" -ne 0 ] && [ "$(grep -c '^shardnet: error:' "$ERR")" -eq 1 ] &&
+   grep -q "^shardnet: error: large.h5: data.placement replicate holds 1.64 GB of the training set per node, but the node has 0.2[0-9] GB available: use shard or stream, or auto" "$ERR"; then
+  pass "replicate asked for under the limit: $(grep '^shardnet: error:' "$ERR")"
+else
+  fail "replicate under the limit: status $STATUS, $(cat "$ERR")"
+fi
 kills=$(awk '/^oom_kill /{print $2}' "$group/memory.oom_control" 2>/dev/null)
 [ "${kills:-0}" -eq 0 ] && pass "no process of the job was killed for memory" || fail "$kills processes were killed for memory"
 
