@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "shardnet/args.h"
+#include "shardnet/kernels.h"
 #include "shardnet/rng.h"
 #include "shardnet/shape.h"
 #include "shardnet/status.h"
@@ -127,6 +128,15 @@ typedef struct {
  * p->grad (beta 1) or in turns as b->builder decides. */
 void sn_param_grad_rows(const sn_bwd *b, const sn_param *p, sn_grad_rows_fn fn, void *ctx);
 
+/* What sn_net_reserve tells a layer before any pass: the largest batch, the OpenMP
+ * threads the workspace is sized for, and which kernels to make at which precision. */
+typedef struct {
+  int max_batch;
+  int threads;
+  sn_precision precision;
+  sn_kernel_set kernels;
+} sn_prepare;
+
 typedef struct sn_layer sn_layer;
 
 typedef struct sn_layer_ops {
@@ -137,6 +147,13 @@ typedef struct sn_layer_ops {
   /* From l->in_shape[0..n_inputs-1]: sets l->out_shape and l->params, or fails with a
    * message naming the layer and the shapes that do not fit. */
   sn_status (*infer)(sn_layer *l);
+  /* Makes what forward and backward need for batches of up to p->max_batch (kernel
+   * primitives, chosen once here and never inside a step); NULL means nothing. Called
+   * by sn_net_reserve before workspace_floats. */
+  sn_status (*prepare)(sn_layer *l, const sn_prepare *p);
+  /* Which kernel runs the layer ("native", "oneDNN jit:avx512_core", ...) once
+   * prepared; NULL for layers without a choice. */
+  const char *(*kernel_name)(const sn_layer *l);
   /* Scratch floats needed for a batch run by up to `threads` OpenMP threads (shared
    * across layers); NULL means none. */
   size_t (*workspace_floats)(const sn_layer *l, int batch, int threads);

@@ -74,6 +74,8 @@ typedef struct sn_net {
   float *work;
   size_t work_floats;
   int threads;              /* OpenMP threads at sn_net_reserve: the workspace fits that many */
+  sn_precision precision;   /* what sn_net_reserve makes the kernels for (sn_net_set_kernels) */
+  sn_kernel_set kernels;
   float *dinput;            /* gradient w.r.t. the network input, if reserved */
   /* Per-layer seconds of the last pass, filled when profile is set. */
   int profile;
@@ -93,6 +95,11 @@ void sn_net_bind_arenas(sn_net *net, float *params, float *grads);
 
 /* He/Xavier initialisation from the seed alone: identical on every rank. */
 void sn_net_init_params(sn_net *net, uint64_t seed);
+
+/* The kernel set and precision the next sn_net_reserve prepares the layers for
+ * (default: sn_kernels_default(), fp32). bf16 where the CPU cannot run it natively is
+ * the caller's to refuse or fall back from (sn_kernels_bf16_native). */
+void sn_net_set_kernels(sn_net *net, sn_kernel_set set, sn_precision precision);
 
 /* Allocates activations, gradients and scratch for batches of up to max_batch;
  * with want_input_grad, backward also fills net->dinput. */

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/im2col.h"
+#include "kernels/conv.h"
+#include "layers/conv_keys.h"
 #include "layers/layer_types.h"
-#include "shardnet/gemm.h"
 
 typedef struct {
   int filters, kernel[2], stride[2], output_padding[2];
@@ -16,8 +16,8 @@ typedef struct {
   sn_activation act;
   sn_init_kind init;
   /* from infer */
-  sn_conv_geom g;      /* the output as image, the input as grid: the conv this one reverses */
-  int direct;          /* 1x1, stride 1, no padding: the GEMM writes the output directly */
+  sn_conv_spec spec;   /* the output as image, the input as grid: the conv this one reverses */
+  sn_conv_kernel *compute;
 } convt_cfg;
 
 static sn_status convt_parse(sn_layer *l, sn_args *args) {
@@ -70,9 +70,14 @@ static sn_status convt_infer(sn_layer *l) {
     return sn_layer_fail(l, "padding %d leaves no output for the input %s (output %dx%d)", c->pad,
                          sn_shape_format(in, buf, sizeof buf), oh, ow);
   const int kh = c->kernel[0], kw = c->kernel[1], sh = c->stride[0], sw = c->stride[1];
-  c->g = (sn_conv_geom){.c = c->filters, .h = oh, .w = ow, .kh = kh, .kw = kw, .sh = sh,
-                        .sw = sw, .pt = pt, .pl = pl, .oh = h, .ow = w, .flip = 0};
-  c->direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w;
+  /* the trailing padding follows from the output size; output_padding makes it
+   * smaller than the leading one, and can make it negative */
+  c->spec = (sn_conv_spec){
+      .transposed = 1,
+      .g = {.c = c->filters, .h = oh, .w = ow, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pt = pt,
+            .pl = pl, .oh = h, .ow = w, .flip = 0},
+      .cin = cin, .cout = c->filters, .pb = (h - 1) * sh + kh - oh - pt, .pr = (w - 1) * sw + kw - ow - pl,
+      .has_bias = c->use_bias, .act = c->act};
   l->out_shape = sn_shape_chw(c->filters, oh, ow);
   /* An output pixel sums about cin*kh*kw/(sh*sw) products (the stride spreads the
    * taps), which is the fan-in He/Xavier mean; the input fans out to cout*kh*kw. */
@@ -89,93 +94,50 @@ static sn_status convt_infer(sn_layer *l) {
   return SN_OK;
 }
 
-/* Per-thread slice: the column matrix [cout*kh*kw, h*w] and one sample's
- * pre-activation gradient. */
-static size_t slot_floats(const convt_cfg *c) {
-  const size_t k = (size_t)sn_conv_geom_rows(&c->g), n = (size_t)sn_conv_geom_cols(&c->g);
-  const size_t out = (size_t)c->filters * c->g.h * c->g.w;
-  return sn_conv_round((c->direct ? 0 : k * n) + (c->act.kind == SN_ACT_NONE ? 0 : out));
-}
-
-/* Per-thread partial kernel and bias gradients (threads 1.., thread 0 adds in place). */
-static size_t partial_floats(const convt_cfg *c, int cin) {
-  return sn_conv_round((size_t)cin * sn_conv_geom_rows(&c->g) + (size_t)c->filters);
-}
-
-static size_t convt_workspace(const sn_layer *l, int batch, int threads) {
-  const convt_cfg *c = l->impl;
-  const int team = sn_conv_team(threads, batch);
-  return (size_t)team * slot_floats(c) + (size_t)(team - 1) * partial_floats(c, l->in_shape[0].d[0]);
-}
-
-/* One sample: y += col2im(W^T . x), or W^T . x straight into y when direct. */
-static void convt_sample_forward(const sn_layer *l, const float *x, float *y, float *col) {
-  const convt_cfg *c = l->impl;
-  const int cin = l->in_shape[0].d[0], cout = c->filters;
-  const int kc = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
-  const float *w = l->params[0].data;
-  if (c->direct) {
-    // y [cout, h*w] += W^T [cout, cin] x x [cin, h*w]
-    sn_gemm(1, 0, cout, n, cin, 1.0f, w, cout, x, n, 1.0f, y, n);
-  } else {
-    // col [cout*kh*kw, h*w] = W^T [cout*kh*kw, cin] x x [cin, h*w], then scattered
-    sn_gemm(1, 0, kc, n, cin, 1.0f, w, kc, x, n, 0.0f, col, n);
-    sn_col2im_add(&c->g, col, n, y);
-  }
-}
-
 static void convt_forward(sn_layer *l, const sn_fwd *f) {
   const convt_cfg *c = l->impl;
-  const sn_conv_geom *g = &c->g;
-  const sn_conv_forward_plan plan = {.slot = slot_floats(c),
-                                     .in_size = (size_t)l->in_shape[0].d[0] * sn_conv_geom_cols(g),
-                                     .cout = c->filters,
-                                     .plane = (size_t)g->h * g->w,
-                                     .bias = c->use_bias ? l->params[1].data : NULL,
-                                     .act = c->act,
-                                     .per_sample = convt_sample_forward};
-  sn_conv_forward(l, f, &plan);
-}
-
-/* One sample: the gradient of a col2im is an im2col, so dcol = im2col(dpre), then
- * dW += x . dcol^T and din += W . dcol. */
-static void convt_sample_backward(const sn_layer *l, const sn_bwd *b, int s, const float *dpre, float *col,
-                                  sn_conv_grad_slot *gs) {
-  const convt_cfg *c = l->impl;
-  const sn_conv_geom *g = &c->g;
-  const int cin = l->in_shape[0].d[0], kc = sn_conv_geom_rows(g), n = sn_conv_geom_cols(g);
-  const size_t in_size = (size_t)cin * n;
-  const float *x = b->in[0] + (size_t)s * in_size, *dcol = dpre;
-  if (!c->direct) {
-    sn_im2col(g, dpre, col, n);
-    dcol = col;
-  }
-  // dW [cin, cout*kh*kw] += x [cin, h*w] x dcol^T [h*w, cout*kh*kw]
-  sn_gemm(0, 1, cin, kc, n, 1.0f, x, n, dcol, n, gs->dw_beta, gs->dw, kc);
-  gs->dw_beta = 1.0f;
-  // din [cin, h*w] += W [cin, cout*kh*kw] x dcol [cout*kh*kw, h*w]
-  if (b->din[0])
-    sn_gemm(0, 0, cin, n, kc, 1.0f, l->params[0].data, kc, dcol, n, 1.0f, b->din[0] + (size_t)s * in_size, n);
+  sn_conv_kernel_forward(c->compute, &(sn_conv_fwd_args){.batch = f->batch, .x = f->in[0],
+                                                        .w = l->params[0].data,
+                                                        .bias = c->use_bias ? l->params[1].data : NULL,
+                                                        .y = f->out, .work = f->work});
 }
 
 static void convt_backward(sn_layer *l, const sn_bwd *b) {
   const convt_cfg *c = l->impl;
-  const int cin = l->in_shape[0].d[0], kc = sn_conv_geom_rows(&c->g), n = sn_conv_geom_cols(&c->g);
-  const sn_conv_backward_plan plan = {.team = sn_conv_team(b->threads, b->batch),
-                                      .slot = slot_floats(c),
-                                      .dpre_at = c->direct ? 0 : (size_t)kc * n,
-                                      .part = partial_floats(c, cin),
-                                      .w_count = (size_t)cin * kc,
-                                      .cout = c->filters,
-                                      .out_size = (size_t)c->filters * c->g.h * c->g.w,
-                                      .act = c->act,
-                                      .per_sample = convt_sample_backward};
-  sn_conv_backward(l, b, &plan);
+  sn_conv_kernel_backward(c->compute, &(sn_conv_bwd_args){.batch = b->batch, .x = b->in[0],
+                                                         .w = l->params[0].data, .y = b->out,
+                                                         .dy = b->dout, .dx = b->din[0],
+                                                         .dw = l->params[0].grad,
+                                                         .db = c->use_bias ? l->params[1].grad : NULL,
+                                                         .work = b->work});
+}
+
+static sn_status convt_prepare(sn_layer *l, const sn_prepare *p) {
+  convt_cfg *c = l->impl;
+  sn_conv_kernel_destroy(c->compute);
+  c->compute = NULL;
+  return sn_conv_kernel_create(&c->spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
+}
+
+static const char *convt_kernel_name(const sn_layer *l) {
+  const convt_cfg *c = l->impl;
+  return c->compute ? sn_conv_kernel_name(c->compute) : "";
+}
+
+static size_t convt_workspace(const sn_layer *l, int batch, int threads) {
+  const convt_cfg *c = l->impl;
+  return c->compute ? sn_conv_kernel_workspace(c->compute) : 0;
+}
+
+static void convt_destroy(sn_layer *l) {
+  convt_cfg *c = l->impl;
+  if (c) sn_conv_kernel_destroy(c->compute);
+  free(c);
 }
 
 static double convt_flops(const sn_layer *l) {
   const convt_cfg *c = l->impl;
-  return 2.0 * l->in_shape[0].d[0] * sn_conv_geom_rows(&c->g) * sn_conv_geom_cols(&c->g);
+  return 2.0 * l->in_shape[0].d[0] * sn_conv_geom_rows(&c->spec.g) * sn_conv_geom_cols(&c->spec.g);
 }
 
 /* In input pixels, an output pixel sees at most ceil(k/s) of them along a dimension,
@@ -196,9 +158,12 @@ const sn_layer_ops sn_conv2d_transpose_ops = {
     .max_inputs = 1,
     .parse = convt_parse,
     .infer = convt_infer,
+    .prepare = convt_prepare,
+    .kernel_name = convt_kernel_name,
     .workspace_floats = convt_workspace,
     .forward = convt_forward,
     .backward = convt_backward,
     .flops = convt_flops,
     .receptive = convt_receptive,
+    .destroy = convt_destroy,
 };

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/im2col.h"
+#include "layers/conv_keys.h"
 #include "layers/layer_types.h"
 
 /* The three kinds share one window geometry and one window function; they differ only

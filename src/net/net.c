@@ -110,6 +110,8 @@ sn_status sn_net_create(const sn_model_spec *spec, sn_net **out) {
   if (!net) return sn_fail(SN_ERR_NOMEM, "cannot allocate net");
   net->input_shape = spec->input;
   net->loss = spec->loss;
+  net->kernels = sn_kernels_default();
+  net->precision = SN_PRECISION_FP32;
   net->n_layers = spec->n_layers;
   net->layers = calloc((size_t)spec->n_layers, sizeof *net->layers);
   net->fwd_seconds = calloc((size_t)spec->n_layers, sizeof(double));
@@ -182,6 +184,11 @@ void sn_net_bind_arenas(sn_net *net, float *params, float *grads) {
   }
 }
 
+void sn_net_set_kernels(sn_net *net, sn_kernel_set set, sn_precision precision) {
+  net->kernels = set;
+  net->precision = precision;
+}
+
 sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
   if (max_batch < 1) return sn_fail(SN_ERR_INVALID, "batch size must be at least 1, got %d", max_batch);
   release_buffers(net);
@@ -192,8 +199,11 @@ sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
   if (!net->acts || !net->dacts || !net->aux) return sn_fail(SN_ERR_NOMEM, "cannot allocate activations");
   size_t work = 0;
   net->threads = omp_get_max_threads();
+  const sn_prepare prep = {.max_batch = max_batch, .threads = net->threads, .precision = net->precision,
+                           .kernels = net->kernels};
   for (int i = 0; i < n; i++) {
-    const sn_layer *l = &net->layers[i];
+    sn_layer *l = &net->layers[i];
+    if (l->ops->prepare) SN_TRY(l->ops->prepare(l, &prep));
     size_t out = (size_t)max_batch * sn_shape_size(l->out_shape);
     SN_TRY(sn_alloc_floats(out, &net->acts[i]));
     SN_TRY(sn_alloc_floats(out, &net->dacts[i]));

@@ -29,7 +29,7 @@ typedef struct {
   int kernel_cin_first;
 } sn_conv_layer;
 
-/* Forward through a one-layer net of batch 3, then the layer's backward called
+/* Forward through a one-layer net of batch 3 (reserved for 4), then the layer's backward called
  * directly on buffers that already hold values, so that "adds into din and the
  * gradients" is checked too; then again without din. Asserts through CUnit, each
  * message naming the case's keys. */

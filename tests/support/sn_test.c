@@ -55,12 +55,18 @@ sn_status sn_test_spec(sn_shape input, const char *layers, sn_loss_kind loss, sn
 }
 
 sn_net *sn_test_net(sn_shape input, const char *layers, int batch) {
+  return sn_test_net_kernels(input, layers, batch, sn_kernels_default(), SN_PRECISION_FP32);
+}
+
+sn_net *sn_test_net_kernels(sn_shape input, const char *layers, int batch, sn_kernel_set set,
+                            sn_precision precision) {
   sn_model_spec spec;
   sn_net *net = NULL;
   sn_status st = sn_test_spec(input, layers, SN_LOSS_MSE, &spec);
   if (st == SN_OK) st = sn_net_create(&spec, &net);
   if (st == SN_OK) {
     sn_net_init_params(net, 7);
+    sn_net_set_kernels(net, set, precision);
     st = sn_net_reserve(net, batch, 1);
   }
   sn_model_spec_clear(&spec);

@@ -23,6 +23,9 @@ sn_status sn_test_spec(sn_shape input, const char *layers, sn_loss_kind loss, sn
 /* A net from sn_test_spec, initialised with seed 7, reserved for batch with input
  * gradients. Fails the current test (and returns NULL) on error. */
 sn_net *sn_test_net(sn_shape input, const char *layers, int batch);
+/* The same with the given kernel set and precision. */
+sn_net *sn_test_net_kernels(sn_shape input, const char *layers, int batch, sn_kernel_set set,
+                            sn_precision precision);
 
 /* n values in [lo, hi) from a fixed seed. */
 void sn_test_fill(float *x, size_t n, unsigned seed, float lo, float hi);

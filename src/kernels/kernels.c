@@ -1,0 +1,68 @@
+/* Which kernel set runs, and how it is described in banners. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardnet/gemm.h"
+#include "shardnet/kernels.h"
+
+#ifdef SN_HAVE_ONEDNN
+#include "kernels/onednn.h"
+#endif
+
+const char *const sn_precision_names[2] = {"fp32", "bf16"};
+
+int sn_kernels_have_onednn(void) {
+#ifdef SN_HAVE_ONEDNN
+  return sn_dnnl_engine() != NULL;
+#else
+  return 0;
+#endif
+}
+
+sn_kernel_set sn_kernels_default(void) {
+  const char *want = getenv("SHARDNET_KERNELS");
+  if (want && !strcmp(want, "native")) return SN_KERNELS_NATIVE;
+  return sn_kernels_have_onednn() ? SN_KERNELS_ONEDNN : SN_KERNELS_NATIVE;
+}
+
+int sn_kernels_bf16_native(void) {
+#ifdef SN_HAVE_ONEDNN
+  const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  return sn_kernels_have_onednn() &&
+         (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
+#else
+  return 0;
+#endif
+}
+
+#ifdef SN_HAVE_ONEDNN
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "generic";
+  }
+}
+#endif
+
+const char *sn_kernels_describe(sn_kernel_set set) {
+  static char line[256];
+#ifdef SN_HAVE_ONEDNN
+  if (set == SN_KERNELS_ONEDNN && sn_kernels_have_onednn()) {
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(line, sizeof line, "oneDNN %d.%d.%d (%s) + %s", v->major, v->minor, v->patch,
+             isa_name(dnnl_get_effective_cpu_isa()), sn_blas_name());
+    return line;
+  }
+#endif
+  snprintf(line, sizeof line, "native im2col + %s", sn_blas_name());
+  return line;
+}
