@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "shardnet/args.h"
+#include "shardnet/kernels.h"
 #include "shardnet/net.h"
 
 #define SN_PATH_CAP 1024
@@ -61,6 +62,7 @@ typedef struct {
   double bucket_mb;             /* gradient reduction bucket size, default 4 MB */
   int overlap;                  /* start buckets during backward, default true */
   int shared_memory;            /* node-shared gradients and parameters, sharded optimizer; default true */
+  sn_precision precision;       /* train.precision: fp32 (default) or bf16 convolutions */
   sn_args *optimizer;           /* train.optimizer block (type, lr, ...), never NULL */
   sn_args *schedule;            /* train.schedule block (type, ...), never NULL */
 } sn_train_config;

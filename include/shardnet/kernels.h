@@ -3,6 +3,8 @@
 #ifndef SHARDNET_KERNELS_H
 #define SHARDNET_KERNELS_H
 
+#include "shardnet/status.h"
+
 typedef enum { SN_KERNELS_NATIVE, SN_KERNELS_ONEDNN } sn_kernel_set;
 
 /* `train.precision`: fp32 everywhere, or bf16 convolution inputs and weights with
@@ -22,6 +24,10 @@ sn_kernel_set sn_kernels_default(void);
 /* 1 when this CPU runs bf16 convolutions in hardware (AVX512-BF16 or AMX) through
  * oneDNN; 0 otherwise (no oneDNN, or an older CPU). */
 int sn_kernels_bf16_native(void);
+
+/* SN_OK when this build and CPU run `precision`; otherwise fails with SN_ERR_UNSUPPORTED
+ * and one line naming `what` (the config key or option that asked) and why. */
+sn_status sn_kernels_check_precision(sn_precision precision, const char *what);
 
 /* One line for banners: "oneDNN 2.6.3 (ISA avx512_core_bf16) + OpenBLAS ..." or
  * "native im2col + OpenBLAS ...". */

@@ -8,12 +8,14 @@
 #include "cli/commands.h"
 #include "shardnet/bench.h"
 #include "shardnet/gemm.h"
+#include "shardnet/kernels.h"
+#include "shardnet/net.h"
 
 #define MAX_LIST 8
 
 static const char usage[] =
     "usage: shardnet bench [--steps N] [--warmup N] [--batch N] [--threads 1,2]\n"
-    "                      [--model NAME[,NAME]] [--configs DIR] [--sgemm N] [--csv]\n"
+    "                      [--model NAME[,NAME]] [--configs DIR] [--sgemm N] [--precision P] [--csv]\n"
     "Times full training steps (zero_grad, forward in training mode, loss, backward,\n"
     "optimizer step) of DIR/NAME.yaml on random data after warm-up steps, on one process.\n"
     "  --steps N      timed steps per model and thread count (default 30)\n"
@@ -23,10 +25,13 @@ static const char usage[] =
     "  --model L      config names (default fashion_mnist,cifar_example)\n"
     "  --configs DIR  where NAME.yaml lives (default $SN_SOURCE_DIR/configs, else configs)\n"
     "  --sgemm N      size of the square sgemm measuring the machine; 0 skips (default 1024)\n"
+    "  --precision P  fp32 (default) or bf16 (convolutions in bf16 with fp32 accumulation,\n"
+    "                 as train.precision: bf16; CSV lines then name the framework shardnet_bf16)\n"
     "  --csv          machine-readable lines instead of tables";
 
 typedef struct {
   int steps, warmup, batch, sgemm_n, csv;
+  sn_precision precision;
   int n_threads, threads[MAX_LIST];
   int n_models;
   const char *models[MAX_LIST];
@@ -79,9 +84,9 @@ static int parse_options(int argc, char **argv, options *o) {
       continue;
     }
     static const char *const valued[] = {"--steps", "--warmup", "--batch", "--sgemm", "--configs", "--model",
-                                         "--threads"};
+                                         "--threads", "--precision"};
     int which = -1, got = 0;
-    for (int k = 0; k < 7 && !got; k++)
+    for (int k = 0; k < 8 && !got; k++)
       if ((got = sn_cli_take_value(argc, argv, &i, valued[k], &v)) != 0) which = k;
     if (got < 0) return -1;
     if (which < 0) {
@@ -96,7 +101,11 @@ static int parse_options(int argc, char **argv, options *o) {
       case 3: ok = parse_count(v, 0, &o->sgemm_n); break;
       case 4: snprintf(o->configs, sizeof o->configs, "%s", v); break;
       case 5: ok = (o->n_models = split_list(v, o->model_list, sizeof o->model_list, o->models)) > 0; break;
-      default: ok = parse_threads(v, o); break;
+      case 6: ok = parse_threads(v, o); break;
+      default:
+        ok = !strcmp(v, "fp32") || !strcmp(v, "bf16");
+        o->precision = !strcmp(v, "bf16") ? SN_PRECISION_BF16 : SN_PRECISION_FP32;
+        break;
     }
     if (!ok) {
       sn_cli_error("bench: %s: bad value '%s'", valued[which], v);
@@ -106,10 +115,17 @@ static int parse_options(int argc, char **argv, options *o) {
   return 1;
 }
 
+/* The framework column of CSV lines: bench/run.sh tells the precisions apart by it. */
+static const char *framework(const options *o) {
+  return o->precision == SN_PRECISION_BF16 ? "shardnet_bf16" : "shardnet";
+}
+
 static void print_layers(const options *o, const char *name, const sn_bench_model *m, int threads) {
   const sn_net *net = m->net;
   double layer_total = 0.0;
-  if (!o->csv) printf("    %-10s %-10s %9s %9s %9s %9s\n", "layer", "type", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s");
+  if (!o->csv)
+    printf("    %-10s %-10s %9s %9s %9s %9s  %s\n", "layer", "type", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s",
+           "kernel");
   for (int i = 0; i < net->n_layers; i++) {
     const sn_layer *l = &net->layers[i];
     const double fwd = m->fwd[i] / o->steps, bwd = m->bwd[i] / o->steps;
@@ -118,13 +134,15 @@ static void print_layers(const options *o, const char *name, const sn_bench_mode
     const double bg = flops > 0 && bwd > 0 ? sn_bench_backward_factor(net, l) * flops / bwd * 1e-9 : 0.0;
     layer_total += fwd + bwd;
     if (o->csv) {
-      printf("layer,shardnet,%s,%d,%s,%s,%.4f,%.2f,%.4f,%.2f\n", name, threads, l->name, l->ops->type, fwd * 1e3,
-             fg, bwd * 1e3, bg);
+      printf("layer,%s,%s,%d,%s,%s,%.4f,%.2f,%.4f,%.2f\n", framework(o), name, threads, l->name, l->ops->type,
+             fwd * 1e3, fg, bwd * 1e3, bg);
     } else {
       char fgs[16] = "-", bgs[16] = "-";
       if (fg > 0) snprintf(fgs, sizeof fgs, "%.1f", fg);
       if (bg > 0) snprintf(bgs, sizeof bgs, "%.1f", bg);
-      printf("    %-10s %-10s %9.3f %9s %9.3f %9s\n", l->name, l->ops->type, fwd * 1e3, fgs, bwd * 1e3, bgs);
+      printf("    %-10s %-10s %9.3f %9s %9.3f %9s", l->name, l->ops->type, fwd * 1e3, fgs, bwd * 1e3, bgs);
+      if (l->ops->kernel_name) printf("  %s", l->ops->kernel_name(l));
+      putchar('\n');
     }
   }
   if (!o->csv) printf("    %-21s %9.3f ms per step in layers\n", "total", layer_total * 1e3);
@@ -135,6 +153,7 @@ static sn_status bench_model(const options *o, const char *name) {
   snprintf(path, sizeof path, "%s/%s.yaml", o->configs, name);
   sn_bench_model m;
   sn_status st = sn_bench_model_load(path, o->batch, &m);
+  if (st == SN_OK) sn_net_set_kernels(m.net, sn_kernels_default(), o->precision);
   if (st == SN_OK && !o->csv)
     printf("\n%s: %zu parameters, %.1f MFLOP per sample forward, loss %s, optimizer %s\n", name, m.net->n_params,
            sn_bench_forward_flops(m.net) * 1e-6, sn_loss_names[m.net->loss], sn_optim_names[sn_optimizer_kind(m.opt)]);
@@ -145,8 +164,8 @@ static sn_status bench_model(const options *o, const char *name) {
     const double rate = m.batch / r.median;
     /* The same line format as bench/torch_models.py. */
     if (o->csv)
-      printf("bench,shardnet,%s,%d,%d,%.2f,%.3f,%.3f\n", name, o->threads[k], m.batch, rate, r.median * 1e3,
-             r.mean * 1e3);
+      printf("bench,%s,%s,%d,%d,%.2f,%.3f,%.3f\n", framework(o), name, o->threads[k], m.batch, rate,
+             r.median * 1e3, r.mean * 1e3);
     else
       printf("shardnet %-14s threads %d: %9.1f images/s  (step median %.2f ms, mean %.2f ms, %d steps)\n", name,
              o->threads[k], rate, r.median * 1e3, r.mean * 1e3, o->steps);
@@ -161,14 +180,18 @@ int sn_cmd_bench(int argc, char **argv) {
   options o;
   const int parsed = parse_options(argc, argv, &o);
   if (parsed <= 0) return parsed == 0 ? 0 : 2;
+  if (sn_kernels_check_precision(o.precision, "bench: --precision") != SN_OK) {
+    sn_cli_error("%s", sn_last_error());
+    return 2;
+  }
   if (o.csv)
     printf("# bench,framework,model,threads,batch,images_per_s,median_step_ms,mean_step_ms\n"
            "# layer,framework,model,threads,name,type,fwd_ms,fwd_gflops,bwd_ms,bwd_gflops\n"
            "# sgemm,threads,n,gflops\n");
   else
     printf("shardnet bench: batch %d, %d warm-up + %d timed steps (zero_grad, forward, loss, backward, optimizer "
-           "step); images/s from the median step\nBLAS: %s\n",
-           o.batch, o.warmup, o.steps, sn_blas_name());
+           "step); images/s from the median step\n%s kernels: %s\n",
+           o.batch, o.warmup, o.steps, sn_precision_names[o.precision], sn_kernels_describe(sn_kernels_default()));
   for (int k = 0; k < o.n_threads && o.sgemm_n > 0; k++) {
     const double g = sn_bench_sgemm_gflops(o.sgemm_n, o.threads[k]);
     if (o.csv)

@@ -330,6 +330,9 @@ static sn_status read_train(const sn_config_raw *raw, sn_train_config *t) {
   SN_TRY(sn_args_bool(a, "overlap", 1, &t->overlap));
   SN_TRY(pick(b, "shared_memory", &a));
   SN_TRY(sn_args_bool(a, "shared_memory", 1, &t->shared_memory));
+  int precision;
+  SN_TRY(get_choice(b, "precision", sn_precision_names, 2, SN_PRECISION_FP32, &precision));
+  t->precision = (sn_precision)precision;
   SN_TRY(check_unused(b));
   SN_TRY(merge(section(raw, SN_SEC_OPTIMIZER), NULL, &t->optimizer));
   return merge(section(raw, SN_SEC_SCHEDULE), NULL, &t->schedule);

@@ -228,6 +228,7 @@ static void train(writer *w, const sn_train_config *t) {
   pair(w, "bucket_mb", text);
   pair_bool(w, "overlap", t->overlap);
   pair_bool(w, "shared_memory", t->shared_memory);
+  pair(w, "precision", sn_precision_names[t->precision]);
   handed_over(w, "optimizer", t->optimizer);
   handed_over(w, "schedule", t->schedule);
   map_end(w);

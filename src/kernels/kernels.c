@@ -36,6 +36,21 @@ int sn_kernels_bf16_native(void) {
 #endif
 }
 
+sn_status sn_kernels_check_precision(sn_precision precision, const char *what) {
+  if (precision == SN_PRECISION_FP32) return SN_OK;
+  if (sn_kernels_default() == SN_KERNELS_ONEDNN && sn_kernels_bf16_native()) return SN_OK;
+#ifdef SN_HAVE_ONEDNN
+  if (sn_kernels_default() == SN_KERNELS_NATIVE)
+    return sn_fail(SN_ERR_UNSUPPORTED, "%s: bf16 runs on the oneDNN kernels, but SHARDNET_KERNELS=native "
+                   "asks for the native ones (fp32 only); unset it or use fp32", what);
+  return sn_fail(SN_ERR_UNSUPPORTED, "%s: bf16 needs a CPU with AVX512-BF16 or AMX, and this one has "
+                 "neither; use fp32", what);
+#else
+  return sn_fail(SN_ERR_UNSUPPORTED, "%s: bf16 needs shardnet built with oneDNN (libdnnl-dev), and this "
+                 "build has only the native fp32 kernels; use fp32", what);
+#endif
+}
+
 #ifdef SN_HAVE_ONEDNN
 static const char *isa_name(dnnl_cpu_isa_t isa) {
   switch (isa) {

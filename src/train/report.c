@@ -81,7 +81,7 @@ sn_status sn_report_open(sn_report *r, const sn_trainer *t) {
            t->threads == 1 ? "" : "s");
     if (sharing > 1) printf(" | gradients summed in shared memory by %d ranks per node", sharing);
     else if (ranks > 1) printf(" | gradients all-reduced through MPI");
-    printf(" | BLAS:%s\n", sn_blas_name());
+    printf(" | %s kernels: %s\n", sn_precision_names[t->net->precision], sn_kernels_describe(t->net->kernels));
     printf("shardnet: %s | %zu parameters | train %zu samples%s", c->path, t->net->n_params, t->train->n,
            t->test ? ", test " : "");
     if (t->test) printf("%zu samples", t->test->n);

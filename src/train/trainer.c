@@ -90,6 +90,8 @@ static sn_status setup(sn_trainer *t) {
   t->threads = sn_dist_default_threads(t->dist);
   omp_set_num_threads(t->threads);
   SN_TRY(sn_dist_agree(t->dist, sn_net_create(&t->cfg->model, &t->net)));
+  SN_TRY(sn_dist_agree(t->dist, sn_kernels_check_precision(t->cfg->train.precision, "train.precision")));
+  sn_net_set_kernels(t->net, sn_kernels_default(), t->cfg->train.precision);
   sn_net_init_params(t->net, t->cfg->seed);
   /* Same seed, same code: a difference here means mismatched builds or machines. */
   SN_TRY(sn_dist_check_identical(t->dist, t->net->params, t->net->n_params, "initial parameters"));

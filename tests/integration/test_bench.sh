@@ -29,6 +29,14 @@ else fail "bench: no row for:${missing:- (no layers found)}"; fi
 grep -Eq '^sgemm 64x64x64, 1 thread: [0-9.]+ GFLOP/s' <<<"$out" && pass "bench: sgemm rate" ||
   fail "bench: no sgemm line: $out"
 
+# the kernels: a header line names them, every conv row names the one that ran it
+if grep -Eq '^fp32 kernels: (oneDNN [0-9.]+ \([a-z0-9_]+\)|native im2col) \+ ' <<<"$out" &&
+  [ "$(grep -Ec '^    [a-z0-9_]+ +conv2d .*(native|oneDNN [a-z_0-9:]+)$' <<<"$out")" = 2 ]; then
+  pass "bench: the kernels in the header and per conv layer"
+else
+  fail "bench: kernels not named: $out"
+fi
+
 run "${short[@]}" --csv
 if [ "$rc" -eq 0 ] && [ "$(grep -c '^bench,shardnet,lenet5,1,8,' <<<"$out")" = 1 ] &&
   [ "$(grep -c '^layer,shardnet,lenet5,1,' <<<"$out")" = "$(echo "$layers" | wc -w)" ] &&
@@ -52,6 +60,18 @@ run --threads 0
 expect_error "zero threads" 2 "--threads: bad value '0'"
 run --steps
 expect_error "option without its value" 2 "--steps needs a value"
+run --precision fp16
+expect_error "an unknown precision" 2 "--precision: bad value 'fp16'"
+SHARDNET_KERNELS=native run "${short[@]}" --precision bf16
+expect_error "bf16 on the native kernels" 2 "bench: --precision: bf16 "
+if "$SHARDNET" bench "${short[@]}" --csv --precision bf16 >"$WORK/bf16" 2>&1; then
+  grep -q '^bench,shardnet_bf16,lenet5,1,8,' "$WORK/bf16" && pass "bench --precision bf16: the CSV names shardnet_bf16" ||
+    fail "bench --precision bf16: $(cat "$WORK/bf16")"
+elif grep -q "bf16 needs" "$WORK/bf16"; then
+  pass "bench --precision bf16: refused where the CPU or the build cannot ($(cat "$WORK/bf16"))"
+else
+  fail "bench --precision bf16: $(cat "$WORK/bf16")"
+fi
 run --model nosuch --sgemm 0 --configs "$configs"
 expect_error "a model without a config" 1 "nosuch.yaml"
 finish

@@ -192,6 +192,7 @@ static void test_defaults(void) {
   CU_ASSERT_EQUAL(cfg->train.log_every, 50);
   CU_ASSERT_EQUAL(cfg->train.scale_lr_linear, 0);
   CU_ASSERT_EQUAL(cfg->train.base_batch_size, 256);
+  CU_ASSERT_EQUAL(cfg->train.precision, SN_PRECISION_FP32);
   CU_ASSERT(cfg->train.optimizer && cfg->train.optimizer->count == 0);
   CU_ASSERT(cfg->train.schedule && cfg->train.schedule->count == 0);
   CU_ASSERT_STRING_EQUAL(cfg->checkpoint.dir, "runs/tiny");
@@ -251,6 +252,8 @@ static void test_wrong_types(void) {
                      "<t>:7: key 'train' expects a mapping of keys, e.g. {key: value}");
   EXPECT_PARSE_ERROR(MODEL "train: {scale_lr: sqrt}\n", NULL, 0,
                      "<t>:7: train: key 'scale_lr' must be one of none, linear, got 'sqrt'");
+  EXPECT_PARSE_ERROR(MODEL "train: {precision: fp16}\n", NULL, 0,
+                     "<t>:7: train: key 'precision' must be one of fp32, bf16, got 'fp16'");
   EXPECT_PARSE_ERROR(MODEL "seed: -3\n", NULL, 0, "<t>:7: key 'seed' expects a non-negative integer, got '-3'");
   EXPECT_PARSE_ERROR(MODEL "data: {std: [0.5, 0.5]}\n", NULL, 0,
                      "<t>:7: data: key 'std' has 2 values; give one, or one per input channel (1)");

@@ -207,6 +207,7 @@ static void test_defaults_explicit(void) {
       "  bucket_mb: 4\n"
       "  overlap: true\n"
       "  shared_memory: true\n"
+      "  precision: fp32\n"
       "  optimizer: {}\n"
       "  schedule: {}\n"
       "checkpoint:\n"
