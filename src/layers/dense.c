@@ -2,14 +2,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dense.h"
 #include "layers/layer_types.h"
-#include "shardnet/gemm.h"
 
 typedef struct {
   int units;
   int use_bias;
   sn_activation act;
   sn_init_kind init;
+  sn_dense_kernel *compute;  /* made by prepare */
 } dense_cfg;
 
 static sn_status dense_parse(sn_layer *l, sn_args *args) {
@@ -39,39 +40,60 @@ static sn_status dense_infer(sn_layer *l) {
 
 /* Rows [lo, hi) of dkernel: in[:, lo:hi]^T . dpre. */
 typedef struct {
+  const dense_cfg *c;
   const float *x, *dpre;
-  int in, units, n;
+  int n;
+  float *work;
 } kernel_rows;
 
 static void kernel_grad_rows(void *ctx, int lo, int hi, float *dst, float beta) {
   const kernel_rows *k = ctx;
-  sn_gemm(1, 0, hi - lo, k->units, k->n, 1.0f, k->x + lo, k->in, k->dpre, k->units, beta, dst, k->units);
+  sn_dense_kernel_weight_rows(k->c->compute, k->n, k->x, k->dpre, lo, hi, dst, beta, k->work);
+}
+
+static sn_status dense_prepare(sn_layer *l, const sn_prepare *p) {
+  dense_cfg *c = l->impl;
+  sn_dense_kernel_destroy(c->compute);
+  c->compute = NULL;
+  const sn_dense_spec spec = {.in = l->in_shape[0].d[0], .units = c->units, .has_bias = c->use_bias};
+  return sn_dense_kernel_create(&spec, p->max_batch, p->precision, p->kernels, &c->compute);
+}
+
+static const char *dense_kernel_name(const sn_layer *l) {
+  const dense_cfg *c = l->impl;
+  return c->compute ? sn_dense_kernel_name(c->compute) : "";
+}
+
+static void dense_destroy(sn_layer *l) {
+  dense_cfg *c = l->impl;
+  if (c) sn_dense_kernel_destroy(c->compute);
+  free(c);
+}
+
+/* The pre-activation gradient (batch x units, when there is an activation), then the
+ * kernel's scratch, 64-byte aligned. */
+static size_t dpre_floats(const dense_cfg *c, int batch) {
+  const size_t n = c->act.kind == SN_ACT_NONE ? 0 : (size_t)batch * (size_t)c->units;
+  return (n + 15) & ~(size_t)15;
 }
 
 static size_t dense_workspace(const sn_layer *l, int batch, int threads) {
-  (void)threads;  /* one buffer for the whole batch */
   const dense_cfg *c = l->impl;
-  return c->act.kind == SN_ACT_NONE ? 0 : (size_t)batch * (size_t)c->units;
+  return dpre_floats(c, batch) + (c->compute ? sn_dense_kernel_workspace(c->compute) : 0);
 }
 
 static void dense_forward(sn_layer *l, const sn_fwd *f) {
   const dense_cfg *c = l->impl;
-  const int in = l->in_shape[0].d[0], units = c->units, n = f->batch;
-  const float *w = l->params[0].data;
-  float beta = 0.0f;
-  if (c->use_bias) {
-    const float *b = l->params[1].data;
-    for (int i = 0; i < n; i++) memcpy(f->out + (size_t)i * units, b, (size_t)units * sizeof(float));
-    beta = 1.0f;
-  }
-  sn_gemm(0, 0, n, units, in, 1.0f, f->in[0], in, w, units, beta, f->out, units);
-  sn_activation_forward(c->act, f->out, (size_t)n * units);
+  sn_dense_kernel_forward(c->compute, f->batch, f->in[0], l->params[0].data,
+                          c->use_bias ? l->params[1].data : NULL, f->out, f->work);
+  sn_activation_forward(c->act, f->out, (size_t)f->batch * c->units);
 }
 
 static void dense_backward(sn_layer *l, const sn_bwd *b) {
   const dense_cfg *c = l->impl;
-  const int in = l->in_shape[0].d[0], units = c->units, n = b->batch;
+  const int units = c->units, n = b->batch;
   const float *dpre = b->dout;
+  float *work = b->work + dpre_floats(c, n);
   if (c->act.kind != SN_ACT_NONE) {
     /* Gradient through the fused activation, into scratch: dout itself is read-only. */
     memcpy(b->work, b->dout, (size_t)n * units * sizeof(float));
@@ -79,7 +101,7 @@ static void dense_backward(sn_layer *l, const sn_bwd *b) {
     dpre = b->work;
   }
   /* dkernel (in, units) += in^T (in, n) . dpre (n, units), by rows of the kernel */
-  kernel_rows rows = {b->in[0], dpre, in, units, n};
+  kernel_rows rows = {c, b->in[0], dpre, n, work};
   sn_param_grad_rows(b, &l->params[0], kernel_grad_rows, &rows);
   if (c->use_bias) {
     float *db = l->params[1].grad;
@@ -87,8 +109,7 @@ static void dense_backward(sn_layer *l, const sn_bwd *b) {
       for (int j = 0; j < units; j++) db[j] += dpre[(size_t)i * units + j];
   }
   /* din (n, in) += dpre (n, units) . kernel^T (units, in) */
-  if (b->din[0])
-    sn_gemm(0, 1, n, in, units, 1.0f, dpre, units, l->params[0].data, units, 1.0f, b->din[0], in);
+  if (b->din[0]) sn_dense_kernel_backward_data(c->compute, n, dpre, l->params[0].data, b->din[0], work);
 }
 
 static double dense_flops(const sn_layer *l) {
@@ -102,8 +123,11 @@ const sn_layer_ops sn_dense_ops = {
     .max_inputs = 1,
     .parse = dense_parse,
     .infer = dense_infer,
+    .prepare = dense_prepare,
+    .kernel_name = dense_kernel_name,
     .workspace_floats = dense_workspace,
     .forward = dense_forward,
     .backward = dense_backward,
     .flops = dense_flops,
+    .destroy = dense_destroy,
 };
