@@ -214,7 +214,8 @@ void sn_activation_forward(sn_activation act, float *y, size_t n);
  * derivative is a function of its output). */
 void sn_activation_backward(sn_activation act, const float *y, const float *dy, float *dx,
                             size_t n);
-/* dy *= act'(.) in place, for fused activations. */
-void sn_activation_backward_inplace(sn_activation act, const float *y, float *dy, size_t n);
+/* dpre = dy * act'(.) (one pass: what a layer with a fused activation hands its
+ * kernels as the gradient at the pre-activation). */
+void sn_activation_gradient(sn_activation act, const float *y, const float *dy, float *dpre, size_t n);
 
 #endif

@@ -52,9 +52,9 @@ void sn_activation_backward(sn_activation act, const float *y, const float *dy, 
 #undef ADD_INTO
 }
 
-void sn_activation_backward_inplace(sn_activation act, const float *y, float *dy, size_t n) {
-  if (act.kind == SN_ACT_NONE) return;
-#define SCALE(i, d) dy[i] *= (d)
-  DERIVATIVE_LOOP(n, SCALE)
-#undef SCALE
+
+void sn_activation_gradient(sn_activation act, const float *y, const float *dy, float *dpre, size_t n) {
+#define WRITE(i, d) dpre[i] = dy[i] * (d)
+  DERIVATIVE_LOOP(n, WRITE)
+#undef WRITE
 }

@@ -201,8 +201,7 @@ static void native_backward(const void *impl, const sn_conv_bwd_args *a) {
       const float *dpre = a->dy + (size_t)s * c->out_size;
       if (c->s.act.kind != SN_ACT_NONE) {
         /* dy is read-only: the gradient through the activation goes to scratch */
-        memcpy(dpre_buf, dpre, c->out_size * sizeof(float));
-        sn_activation_backward_inplace(c->s.act, a->y + (size_t)s * c->out_size, dpre_buf, c->out_size);
+        sn_activation_gradient(c->s.act, a->y + (size_t)s * c->out_size, dpre, dpre_buf, c->out_size);
         dpre = dpre_buf;
       }
       if (g.db) bias_grad(g.db, dpre, cout, c->out_size / (size_t)cout);

@@ -103,12 +103,8 @@ static void onednn_forward(const void *impl, const sn_conv_fwd_args *a) {
 static const float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_args *a) {
   if (c->s.act.kind == SN_ACT_NONE) return a->dy;
   float *dpre = (float *)at(a->work, c->b_dpre);
-  const size_t n = c->out_size;
-#pragma omp parallel for schedule(static)
-  for (int s = 0; s < a->batch; s++) {
-    memcpy(dpre + (size_t)s * n, a->dy + (size_t)s * n, n * sizeof(float));
-    sn_activation_backward_inplace(c->s.act, a->y + (size_t)s * n, dpre + (size_t)s * n, n);
-  }
+  /* large enough to run on the whole team inside */
+  sn_activation_gradient(c->s.act, a->y, a->dy, dpre, (size_t)a->batch * c->out_size);
   return dpre;
 }
 

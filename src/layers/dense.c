@@ -96,8 +96,7 @@ static void dense_backward(sn_layer *l, const sn_bwd *b) {
   float *work = b->work + dpre_floats(c, n);
   if (c->act.kind != SN_ACT_NONE) {
     /* Gradient through the fused activation, into scratch: dout itself is read-only. */
-    memcpy(b->work, b->dout, (size_t)n * units * sizeof(float));
-    sn_activation_backward_inplace(c->act, b->out, b->work, (size_t)n * units);
+    sn_activation_gradient(c->act, b->out, b->dout, b->work, (size_t)n * units);
     dpre = b->work;
   }
   /* dkernel (in, units) += in^T (in, n) . dpre (n, units), by rows of the kernel */

@@ -1,4 +1,4 @@
-/* The oneDNN convolution kernels against the native ones: forward, input, kernel and
+/* The oneDNN convolution and dense kernels against the native ones: forward, input, kernel and
  * bias gradients for odd shapes (1x1, stride 2, padding, 1 channel, non-square,
  * transposed), for full batches and for batches smaller than the one reserved (which
  * oneDNN runs sample by sample into buffers made for the largest); bf16 within a
@@ -36,6 +36,10 @@ static const kernel_case cases[] = {
     {"conv2d_transpose filters=5 kernel=1", 3, 4, 4},
     {"conv2d_transpose filters=16 kernel=4 stride=2 padding=1 activation=relu", 16, 7, 7},
     {"conv2d_transpose filters=16 kernel=4 stride=2 padding=1", 16, 7, 7},
+    /* dense runs oneDNN's matmul for the reserved batch, CBLAS for smaller ones */
+    {"flatten; dense units=7", 3, 5, 4},
+    {"flatten; dense units=33 activation=tanh bias=false", 2, 3, 5},
+    {"flatten; dense units=64 activation=relu; dense units=5", 4, 4, 4},
 };
 
 enum { RESERVED = 4 };
@@ -49,7 +53,10 @@ static int run_case(const kernel_case *k, int batch, sn_kernel_set set, sn_preci
                     pass_result *r, size_t *ny, size_t *nx, size_t *np, char *name, size_t cap) {
   sn_net *net = sn_test_net_kernels(sn_shape_chw(k->c, k->h, k->w), k->layers, RESERVED, set, precision);
   if (!net) return 0;
-  snprintf(name, cap, "%s", net->layers[0].ops->kernel_name(&net->layers[0]));
+  /* the first layer that has a kernel to choose (flatten has none) */
+  const sn_layer *l = &net->layers[0];
+  while (!l->ops->kernel_name) l++;
+  snprintf(name, cap, "%s", l->ops->kernel_name(l));
   *nx = (size_t)batch * sn_shape_size(net->input_shape);
   *ny = (size_t)batch * sn_shape_size(sn_net_output_shape(net));
   *np = net->n_params;
