@@ -27,34 +27,45 @@ void sn_activation_forward(sn_activation act, float *y, size_t n) {
   switch (act.kind) {
     case SN_ACT_NONE: break;
     case SN_ACT_RELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : 0.0f); break;
-    case SN_ACT_LEAKY_RELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : alpha * y[i]); break;
+    case SN_ACT_LEAKY_RELU: FOR_EACH(n, const float v = y[i]; const float neg = alpha * v; y[i] = v > 0.0f ? v : neg);
+      break;
     case SN_ACT_ELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : alpha * expm1f(y[i])); break;
     case SN_ACT_SIGMOID: FOR_EACH(n, y[i] = 1.0f / (1.0f + expf(-y[i]))); break;
     case SN_ACT_TANH: FOR_EACH(n, y[i] = tanhf(y[i])); break;
   }
 }
 
-/* The derivative loop of each kind: out(i, d) consumes d = f'(y[i]), written through y. */
-#define DERIVATIVE_LOOP(n, out, ...)                                                           \
-  switch (act.kind) {                                                                          \
-    case SN_ACT_NONE: FOR_EACH(n, out(i, 1.0f)); break;                                        \
-    case SN_ACT_RELU: FOR_EACH(n, out(i, y[i] > 0.0f ? 1.0f : 0.0f)); break;                  \
-    case SN_ACT_LEAKY_RELU: FOR_EACH(n, out(i, y[i] > 0.0f ? 1.0f : act.alpha)); break;       \
-    case SN_ACT_ELU: FOR_EACH(n, out(i, y[i] > 0.0f ? 1.0f : y[i] + act.alpha)); break;       \
-    case SN_ACT_SIGMOID: FOR_EACH(n, out(i, y[i] * (1.0f - y[i]))); break;                    \
-    case SN_ACT_TANH: FOR_EACH(n, out(i, 1.0f - y[i] * y[i])); break;                         \
+/* The gradient loop of each kind: out(i, v) consumes v = dy[i] * f'(.), written
+ * through the output y. Both inputs are loaded into locals first: gcc 12 does not
+ * if-convert a conditional load or a select of constants, and left relu's loop scalar
+ * and branching (6% of a Fashion-MNIST step). relu, sigmoid and tanh vectorise this
+ * way; leaky_relu and elu still do not (checked with -fopt-info-vec). */
+#define GRADIENT_LOOP(n, out)                                                                          \
+  switch (act.kind) {                                                                                  \
+    case SN_ACT_NONE: FOR_EACH(n, out(i, dy[i])); break;                                               \
+    case SN_ACT_RELU: FOR_EACH(n, const float g = dy[i]; const float v = y[i]; out(i, v > 0.0f ? g : 0.0f)); \
+      break;                                                                                           \
+    case SN_ACT_LEAKY_RELU:                                                                            \
+      FOR_EACH(n, const float g = dy[i]; const float v = y[i]; const float neg = act.alpha * g;         \
+               out(i, v > 0.0f ? g : neg));                                                         \
+      break;                                                                                           \
+    case SN_ACT_ELU:                                                                                   \
+      FOR_EACH(n, const float g = dy[i]; const float v = y[i]; const float neg = g * (v + act.alpha);  \
+               out(i, v > 0.0f ? g : neg));                                                         \
+      break;                                                                                           \
+    case SN_ACT_SIGMOID: FOR_EACH(n, const float v = y[i]; out(i, dy[i] * v * (1.0f - v))); break;     \
+    case SN_ACT_TANH: FOR_EACH(n, const float v = y[i]; out(i, dy[i] * (1.0f - v * v))); break;        \
   }
 
 void sn_activation_backward(sn_activation act, const float *y, const float *dy, float *dx,
                             size_t n) {
-#define ADD_INTO(i, d) dx[i] += dy[i] * (d)
-  DERIVATIVE_LOOP(n, ADD_INTO)
+#define ADD_INTO(i, v) dx[i] += (v)
+  GRADIENT_LOOP(n, ADD_INTO)
 #undef ADD_INTO
 }
 
-
 void sn_activation_gradient(sn_activation act, const float *y, const float *dy, float *dpre, size_t n) {
-#define WRITE(i, d) dpre[i] = dy[i] * (d)
-  DERIVATIVE_LOOP(n, WRITE)
+#define WRITE(i, v) dpre[i] = (v)
+  GRADIENT_LOOP(n, WRITE)
 #undef WRITE
 }
