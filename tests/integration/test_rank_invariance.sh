@@ -49,4 +49,27 @@ run_ranks 2 train bn-local.yaml "${common[@]}" --set train.batch_size=12 --set c
 expect_success "per-rank batch norm on 2 ranks"
 if out=$(compare bn-p1/latest.h5 bn-local/latest.h5 1e-4); then fail "per-rank batch norm should differ: $out"
 else pass "per-rank batch norm differs from 1 rank, as it should: $out"; fi
+# bf16: rank counts agree as in fp32 (measured 1.7e-7 here): bf16 products are exact
+# in fp32 and accumulate in fp32, so only the summation order differs. A difference
+# that straddled a bf16 rounding boundary of the next layer's input would show as a
+# 4e-3 step; 1e-4 would catch it. The same rank count twice stays bitwise identical.
+bf16=(--set train.precision=bf16 --set train.batch_size=12)
+run_ranks 1 train blobs.yaml "${common[@]}" "${bf16[@]}" --set checkpoint.dir=bf16-p1
+if [ "$STATUS" -ne 0 ] && grep -q "bf16 needs" "$ERR"; then
+  pass "bf16 rank invariance: skipped, $(grep -m1 'error' "$ERR")"
+else
+  expect_success "bf16 on 1 rank"
+  for ranks in 2 3; do
+    run_ranks $ranks train blobs.yaml "${common[@]}" "${bf16[@]}" --set checkpoint.dir=bf16-p$ranks
+    expect_success "bf16 on $ranks ranks" || continue
+    if out=$(compare bf16-p1/latest.h5 bf16-p$ranks/latest.h5 1e-4); then pass "bf16: $ranks ranks match 1 rank: $out"
+    else fail "bf16: $ranks ranks differ from 1 rank: $out"; fi
+  done
+  if out=$(compare bf16-p1/latest.h5 b12-p1/latest.h5 5e-2); then pass "bf16 stays near fp32 after 30 steps: $out"
+  else fail "bf16 left fp32's trajectory: $out"; fi
+  run_ranks 2 train blobs.yaml "${common[@]}" "${bf16[@]}" --set checkpoint.dir=bf16-again
+  expect_success "bf16: the same 2-rank run again"
+  if out=$(compare bf16-p2/latest.h5 bf16-again/latest.h5 0); then pass "bf16, same rank count twice: bitwise identical"
+  else fail "bf16, same rank count twice is not bitwise identical: $out"; fi
+fi
 finish

@@ -67,4 +67,27 @@ grep -q "^shardnet: stopped by SIGUSR1 at step [0-9]*; checkpoint written to sig
   pass "SIGUSR1: says where it stopped" || fail "SIGUSR1 message: $(cat sig.err)"
 step=$($PYTHON -c 'import h5py; print(h5py.File("sig/latest.h5")["/"].attrs["step"])' 2>/dev/null)
 grep -q "at step $step;" sig.err && pass "SIGUSR1: the checkpoint is at step $step" || fail "SIGUSR1: checkpoint step '$step'"
+# bf16 (convolutions and dense layers in bf16, master weights fp32): a stopped and
+# resumed run is bitwise the one that never stopped too, on 1 and 2 ranks. Skipped
+# where the CPU or the build has no bf16 (the run says so in one line).
+bf16=(--set train.precision=bf16)
+run_ranks 1 train blobs.yaml "${common[@]}" "${bf16[@]}" --set train.max_steps=45 --set checkpoint.dir=bf16-full1
+if [ "$STATUS" -ne 0 ] && grep -q "bf16 needs" "$ERR"; then
+  pass "bf16 resume: skipped, $(grep -m1 'error' "$ERR")"
+else
+  expect_success "bf16: uninterrupted run on 1 rank"
+  run_ranks 2 train blobs.yaml "${common[@]}" "${bf16[@]}" --set train.max_steps=45 --set checkpoint.dir=bf16-full2
+  expect_success "bf16: uninterrupted run on 2 ranks"
+  for ranks in 1 2; do
+    run_ranks $ranks train blobs.yaml "${common[@]}" "${bf16[@]}" --set train.max_steps=37 --set checkpoint.dir=bf16-part$ranks
+    expect_success "bf16: run stopped at step 37 on $ranks rank(s)"
+    run_ranks $ranks train blobs.yaml "${common[@]}" "${bf16[@]}" --set train.max_steps=45 \
+      --set checkpoint.dir=bf16-part$ranks --resume latest
+    expect_success "bf16: resumed on $ranks rank(s)"
+    if out=$(compare bf16-full$ranks/latest.h5 bf16-part$ranks/latest.h5 0); then
+      pass "bf16, $ranks rank(s): stopped and resumed is bitwise identical to never stopping"
+    else fail "bf16, $ranks rank(s): resumed run differs: $out"; fi
+  done
+  grep -q "bf16 kernels: oneDNN" "$OUT" && pass "bf16: the banner says so" || fail "bf16 banner: $(head -1 "$OUT")"
+fi
 finish
