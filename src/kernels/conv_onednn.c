@@ -63,16 +63,6 @@ static size_t onednn_workspace(const void *impl) {
 
 static const char *onednn_name(const void *impl) { return ((const onednn_conv *)impl)->name; }
 
-static char *at(float *work, size_t off) { return (char *)work + off; }
-
-static void run(const sn_dnnl_prim *p, float *work, size_t scratch_at, int nargs, dnnl_exec_arg_t *args) {
-  if (p->scratch) {
-    sn_dnnl_bind(p->scratch, at(work, scratch_at));
-    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
-  }
-  sn_dnnl_execute(p->prim, nargs, args);
-}
-
 /* Zeroes samples [batch, n) of a primitive-side batch buffer of `bytes`. */
 static void zero_tail(const onednn_conv *c, char *buf, size_t bytes, int batch) {
   if (batch >= c->n) return;
@@ -83,26 +73,26 @@ static void zero_tail(const onednn_conv *c, char *buf, size_t bytes, int batch) 
 static void onednn_forward(const void *impl, const sn_conv_fwd_args *a) {
   const onednn_conv *c = impl;
   float *w = a->work;
-  sn_dnnl_reorder_run(&c->x_in, a->batch, a->x, at(w, c->f_src), at(w, c->f_scratch));
-  sn_dnnl_reorder_run(&c->w_in, 1, a->w, at(w, c->f_wei), at(w, c->f_scratch));
-  sn_dnnl_bind(c->src, at(w, c->f_src));
-  sn_dnnl_bind(c->wei, at(w, c->f_wei));
-  sn_dnnl_bind(c->dst, at(w, c->f_dst));
+  sn_dnnl_reorder_run(&c->x_in, a->batch, a->x, sn_dnnl_at(w, c->f_src), sn_dnnl_at(w, c->f_scratch));
+  sn_dnnl_reorder_run(&c->w_in, 1, a->w, sn_dnnl_at(w, c->f_wei), sn_dnnl_at(w, c->f_scratch));
+  sn_dnnl_bind(c->src, sn_dnnl_at(w, c->f_src));
+  sn_dnnl_bind(c->wei, sn_dnnl_at(w, c->f_wei));
+  sn_dnnl_bind(c->dst, sn_dnnl_at(w, c->f_dst));
   dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, c->wei}, {DNNL_ARG_DST, c->dst}};
   int nargs = 3;
   if (c->s.has_bias) {
     sn_dnnl_bind(c->bias, a->bias);
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->bias};
   }
-  run(&c->fwd, w, c->f_scratch, nargs, args);
-  sn_dnnl_reorder_run(&c->y_out, a->batch, at(w, c->f_dst), a->y, at(w, c->f_scratch));
+  sn_dnnl_run(&c->fwd, sn_dnnl_at(w, c->f_scratch), nargs, args);
+  sn_dnnl_reorder_run(&c->y_out, a->batch, sn_dnnl_at(w, c->f_dst), a->y, sn_dnnl_at(w, c->f_scratch));
   if (!c->fused) sn_activation_forward(c->s.act, a->y, (size_t)a->batch * c->out_size);
 }
 
 /* The gradient at the pre-activation: dy itself, or dy * act'(y) in the workspace. */
 static const float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_args *a) {
   if (c->s.act.kind == SN_ACT_NONE) return a->dy;
-  float *dpre = (float *)at(a->work, c->b_dpre);
+  float *dpre = (float *)sn_dnnl_at(a->work, c->b_dpre);
   /* large enough to run on the whole team inside */
   sn_activation_gradient(c->s.act, a->y, a->dy, dpre, (size_t)a->batch * c->out_size);
   return dpre;
@@ -111,28 +101,28 @@ static const float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_
 static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
   const onednn_conv *c = impl;
   float *w = a->work;
-  void *scratch = at(w, c->b_scratch);
+  void *scratch = sn_dnnl_at(w, c->b_scratch);
   const float *dpre = pre_activation_grad(c, a);
 
   /* weights: dW += src (x) dpre, db += sum dpre; missing samples are zeros */
-  sn_dnnl_reorder_run(&c->dy_in, a->batch, dpre, at(w, c->b_ddst), scratch);
-  zero_tail(c, at(w, c->b_ddst), c->dy_bytes, a->batch);
-  sn_dnnl_reorder_run(&c->xb_in, a->batch, a->x, at(w, c->b_src), scratch);
-  zero_tail(c, at(w, c->b_src), c->xb_bytes, a->batch);
-  sn_dnnl_bind(c->bw_src, at(w, c->b_src));
-  sn_dnnl_bind(c->bw_ddst, at(w, c->b_ddst));
-  sn_dnnl_bind(c->bw_dwei, at(w, c->b_dwei));
+  sn_dnnl_reorder_run(&c->dy_in, a->batch, dpre, sn_dnnl_at(w, c->b_ddst), scratch);
+  zero_tail(c, sn_dnnl_at(w, c->b_ddst), c->dy_bytes, a->batch);
+  sn_dnnl_reorder_run(&c->xb_in, a->batch, a->x, sn_dnnl_at(w, c->b_src), scratch);
+  zero_tail(c, sn_dnnl_at(w, c->b_src), c->xb_bytes, a->batch);
+  sn_dnnl_bind(c->bw_src, sn_dnnl_at(w, c->b_src));
+  sn_dnnl_bind(c->bw_ddst, sn_dnnl_at(w, c->b_ddst));
+  sn_dnnl_bind(c->bw_dwei, sn_dnnl_at(w, c->b_dwei));
   dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, c->bw_src}, {DNNL_ARG_DIFF_DST, c->bw_ddst},
                              {DNNL_ARG_DIFF_WEIGHTS, c->bw_dwei}};
   int nargs = 3;
   if (a->db) {
-    sn_dnnl_bind(c->bw_dbias, at(w, c->b_dbias));
+    sn_dnnl_bind(c->bw_dbias, sn_dnnl_at(w, c->b_dbias));
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, c->bw_dbias};
   }
-  run(&c->bwd_w, w, c->b_scratch, nargs, args);
-  sn_dnnl_reorder_run(&c->dw_out, 1, at(w, c->b_dwei), a->dw, scratch);
+  sn_dnnl_run(&c->bwd_w, sn_dnnl_at(w, c->b_scratch), nargs, args);
+  sn_dnnl_reorder_run(&c->dw_out, 1, sn_dnnl_at(w, c->b_dwei), a->dw, scratch);
   if (a->db) {
-    const float *db = (const float *)at(w, c->b_dbias);
+    const float *db = (const float *)sn_dnnl_at(w, c->b_dbias);
     for (int k = 0; k < c->s.cout; k++) a->db[k] += db[k];
   }
   if (!a->dx) return;
@@ -141,16 +131,16 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
   size_t ddst = c->b_ddst;
   if (!c->dyd_shared) {
     ddst = c->b_ddst_d;
-    sn_dnnl_reorder_run(&c->dyd_in, a->batch, dpre, at(w, ddst), scratch);
+    sn_dnnl_reorder_run(&c->dyd_in, a->batch, dpre, sn_dnnl_at(w, ddst), scratch);
   }
-  sn_dnnl_reorder_run(&c->wd_in, 1, a->w, at(w, c->b_wei), scratch);
-  sn_dnnl_bind(c->bd_ddst, at(w, ddst));
-  sn_dnnl_bind(c->bd_wei, at(w, c->b_wei));
-  sn_dnnl_bind(c->bd_dsrc, at(w, c->b_dsrc));
+  sn_dnnl_reorder_run(&c->wd_in, 1, a->w, sn_dnnl_at(w, c->b_wei), scratch);
+  sn_dnnl_bind(c->bd_ddst, sn_dnnl_at(w, ddst));
+  sn_dnnl_bind(c->bd_wei, sn_dnnl_at(w, c->b_wei));
+  sn_dnnl_bind(c->bd_dsrc, sn_dnnl_at(w, c->b_dsrc));
   dnnl_exec_arg_t dargs[4] = {{DNNL_ARG_DIFF_DST, c->bd_ddst}, {DNNL_ARG_WEIGHTS, c->bd_wei},
                               {DNNL_ARG_DIFF_SRC, c->bd_dsrc}};
-  run(&c->bwd_d, w, c->b_scratch, 3, dargs);
-  sn_dnnl_reorder_run(&c->dx_out, a->batch, at(w, c->b_dsrc), a->dx, scratch);
+  sn_dnnl_run(&c->bwd_d, sn_dnnl_at(w, c->b_scratch), 3, dargs);
+  sn_dnnl_reorder_run(&c->dx_out, a->batch, sn_dnnl_at(w, c->b_dsrc), a->dx, scratch);
 }
 
 static void onednn_destroy(void *impl) {

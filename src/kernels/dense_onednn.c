@@ -53,16 +53,6 @@ struct sn_dense_onednn {
 
 static size_t up64(size_t b) { return (b + 63) & ~(size_t)63; }
 
-static char *at(float *work, size_t off) { return (char *)work + off; }
-
-static void run(const sn_dnnl_prim *p, float *work, size_t scratch_at, int nargs, dnnl_exec_arg_t *args) {
-  if (p->scratch) {
-    sn_dnnl_bind(p->scratch, at(work, scratch_at));
-    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
-  }
-  sn_dnnl_execute(p->prim, nargs, args);
-}
-
 static int md(dnnl_memory_desc_t *m, int64_t rows, int64_t cols, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
   const dnnl_dims_t dims = {rows, cols};
   return dnnl_memory_desc_init_by_tag(m, 2, dims, dt, tag) == dnnl_success;
@@ -171,8 +161,8 @@ const char *sn_dense_onednn_name(const sn_dense_onednn *d) { return d->name; }
 static const void *as_input(const sn_dense_onednn *d, const sn_dnnl_reorder *r, const float *src, size_t off,
                             float *work) {
   if (!d->bf16) return src;
-  sn_dnnl_reorder_run(r, 1, src, at(work, off), at(work, d->scratch_at));
-  return at(work, off);
+  sn_dnnl_reorder_run(r, 1, src, sn_dnnl_at(work, off), sn_dnnl_at(work, d->scratch_at));
+  return sn_dnnl_at(work, off);
 }
 
 int sn_dense_onednn_forward(const sn_dense_onednn *d, int batch, const float *x, const float *w,
@@ -180,7 +170,7 @@ int sn_dense_onednn_forward(const sn_dense_onednn *d, int batch, const float *x,
   if (batch != d->n) return 0;
   const void *wk = w;
   if (d->bf16) {
-    sn_dnnl_reorder_run(&d->w_in, 1, w, d->w_bf16, at(work, d->scratch_at));
+    sn_dnnl_reorder_run(&d->w_in, 1, w, d->w_bf16, sn_dnnl_at(work, d->scratch_at));
     wk = d->w_bf16;
   }
   sn_dnnl_bind(d->f_src, as_input(d, &d->x_in, x, d->x_at, work));
@@ -192,7 +182,7 @@ int sn_dense_onednn_forward(const sn_dense_onednn *d, int batch, const float *x,
     sn_dnnl_bind(d->f_bias, bias);
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, d->f_bias};
   }
-  run(&d->fwd, work, d->scratch_at, nargs, args);
+  sn_dnnl_run(&d->fwd, sn_dnnl_at(work, d->scratch_at), nargs, args);
   return 1;
 }
 
@@ -204,7 +194,7 @@ int sn_dense_onednn_backward_data(const sn_dense_onednn *d, int batch, const flo
   sn_dnnl_bind(d->d_wei, d->bf16 ? d->w_bf16 : w);
   sn_dnnl_bind(d->d_dst, dx);
   dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, d->d_src}, {DNNL_ARG_WEIGHTS, d->d_wei}, {DNNL_ARG_DST, d->d_dst}};
-  run(&d->bwd_d, work, d->scratch_at, 3, args);
+  sn_dnnl_run(&d->bwd_d, sn_dnnl_at(work, d->scratch_at), 3, args);
   return 1;
 }
 
@@ -217,7 +207,7 @@ int sn_dense_onednn_weight_rows(const sn_dense_onednn *d, int batch, const float
   sn_dnnl_bind(d->w_wei, as_input(d, &d->dy_in, dpre, d->dy_at, work));
   sn_dnnl_bind(d->w_dst, dst);
   dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, d->w_src}, {DNNL_ARG_WEIGHTS, d->w_wei}, {DNNL_ARG_DST, d->w_dst}};
-  run(&d->bwd_w, work, d->scratch_at, 3, args);
+  sn_dnnl_run(&d->bwd_w, sn_dnnl_at(work, d->scratch_at), 3, args);
   return 1;
 }
 

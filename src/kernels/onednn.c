@@ -71,6 +71,14 @@ sn_status sn_dnnl_prim_create(sn_dnnl_prim *p, const_dnnl_primitive_desc_t pd) {
   return SN_OK;
 }
 
+void sn_dnnl_run(const sn_dnnl_prim *p, void *scratch, int nargs, dnnl_exec_arg_t *args) {
+  if (p->scratch) {
+    sn_dnnl_bind(p->scratch, scratch);
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
+  }
+  sn_dnnl_execute(p->prim, nargs, args);
+}
+
 void sn_dnnl_prim_destroy(sn_dnnl_prim *p) {
   if (p->prim) dnnl_primitive_destroy(p->prim);
   if (p->scratch) dnnl_memory_destroy(p->scratch);

@@ -27,6 +27,12 @@ typedef struct {
 } sn_dnnl_prim;
 
 sn_status sn_dnnl_prim_create(sn_dnnl_prim *p, const_dnnl_primitive_desc_t pd);
+/* Executes p with its nargs arguments, adding its scratchpad at `scratch` (args has
+ * room for one more). */
+void sn_dnnl_run(const sn_dnnl_prim *p, void *scratch, int nargs, dnnl_exec_arg_t *args);
+
+/* The byte at offset off of a kernel's float workspace. */
+static inline char *sn_dnnl_at(float *work, size_t off) { return (char *)work + off; }
 void sn_dnnl_prim_destroy(sn_dnnl_prim *p);
 
 /* A memory object for md whose buffer is set per call. */

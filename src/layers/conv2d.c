@@ -3,20 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/conv.h"
 #include "layers/conv_keys.h"
+#include "layers/conv_layer.h"
 #include "layers/layer_types.h"
 
 typedef struct {
+  sn_conv_core core;   /* first: the shared conv ops read it (spec from infer) */
   int filters, kernel[2], stride[2];
   sn_pad_mode pad_mode;
   int pad[2];          /* explicit padding (ph, pw) */
   int use_bias, flip;
   sn_activation act;
   sn_init_kind init;
-  /* from infer */
-  sn_conv_spec spec;   /* what the kernel is made for */
-  sn_conv_kernel *compute;
 } conv_cfg;
 
 static sn_status conv2d_parse(sn_layer *l, sn_args *args) {
@@ -53,7 +51,7 @@ static sn_status conv2d_infer(sn_layer *l) {
                          h + pt + pb, w + pl + pr);
   oh = (h + pt + pb - kh) / sh + 1;
   ow = (w + pl + pr - kw) / sw + 1;
-  c->spec = (sn_conv_spec){
+  c->core.spec = (sn_conv_spec){
       .g = {.c = cin, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pt = pt, .pl = pl,
             .oh = oh, .ow = ow, .flip = c->flip},
       .cin = cin, .cout = c->filters, .pb = pb, .pr = pr, .has_bias = c->use_bias, .act = c->act};
@@ -70,27 +68,11 @@ static sn_status conv2d_infer(sn_layer *l) {
   return SN_OK;
 }
 
-static void conv2d_forward(sn_layer *l, const sn_fwd *f) {
-  const conv_cfg *c = l->impl;
-  sn_conv_kernel_forward(c->compute, &(sn_conv_fwd_args){.batch = f->batch, .x = f->in[0],
-                                                        .w = l->params[0].data,
-                                                        .bias = c->use_bias ? l->params[1].data : NULL,
-                                                        .y = f->out, .work = f->work});
-}
 
-static void conv2d_backward(sn_layer *l, const sn_bwd *b) {
-  const conv_cfg *c = l->impl;
-  sn_conv_kernel_backward(c->compute, &(sn_conv_bwd_args){.batch = b->batch, .x = b->in[0],
-                                                         .w = l->params[0].data, .y = b->out,
-                                                         .dy = b->dout, .dx = b->din[0],
-                                                         .dw = l->params[0].grad,
-                                                         .db = c->use_bias ? l->params[1].grad : NULL,
-                                                         .work = b->work});
-}
 
 static double conv2d_flops(const sn_layer *l) {
   const conv_cfg *c = l->impl;
-  return 2.0 * c->filters * sn_conv_geom_rows(&c->spec.g) * sn_conv_geom_cols(&c->spec.g);
+  return 2.0 * c->filters * sn_conv_geom_rows(&c->core.spec.g) * sn_conv_geom_cols(&c->core.spec.g);
 }
 
 /* The summary's receptive field is one number: the larger dimension decides. */
@@ -100,28 +82,9 @@ static void conv2d_receptive(const sn_layer *l, double *kernel, double *stride) 
   *stride = c->stride[0] > c->stride[1] ? c->stride[0] : c->stride[1];
 }
 
-static sn_status conv2d_prepare(sn_layer *l, const sn_prepare *p) {
-  conv_cfg *c = l->impl;
-  sn_conv_kernel_destroy(c->compute);
-  c->compute = NULL;
-  return sn_conv_kernel_create(&c->spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
-}
 
-static const char *conv2d_kernel_name(const sn_layer *l) {
-  const conv_cfg *c = l->impl;
-  return c->compute ? sn_conv_kernel_name(c->compute) : "";
-}
 
-static size_t conv2d_workspace(const sn_layer *l, int batch, int threads) {
-  const conv_cfg *c = l->impl;
-  return c->compute ? sn_conv_kernel_workspace(c->compute) : 0;
-}
 
-static void conv2d_destroy(sn_layer *l) {
-  conv_cfg *c = l->impl;
-  if (c) sn_conv_kernel_destroy(c->compute);
-  free(c);
-}
 
 const sn_layer_ops sn_conv2d_ops = {
     .type = "conv2d",
@@ -129,12 +92,12 @@ const sn_layer_ops sn_conv2d_ops = {
     .max_inputs = 1,
     .parse = conv2d_parse,
     .infer = conv2d_infer,
-    .prepare = conv2d_prepare,
-    .kernel_name = conv2d_kernel_name,
-    .workspace_floats = conv2d_workspace,
-    .forward = conv2d_forward,
-    .backward = conv2d_backward,
+    .prepare = sn_conv_layer_prepare,
+    .kernel_name = sn_conv_layer_kernel_name,
+    .workspace_floats = sn_conv_layer_workspace,
+    .forward = sn_conv_layer_forward,
+    .backward = sn_conv_layer_backward,
     .flops = conv2d_flops,
     .receptive = conv2d_receptive,
-    .destroy = conv2d_destroy,
+    .destroy = sn_conv_layer_destroy,
 };

@@ -4,20 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/conv.h"
 #include "layers/conv_keys.h"
+#include "layers/conv_layer.h"
 #include "layers/layer_types.h"
 
 typedef struct {
+  sn_conv_core core;   /* first: the shared conv ops read it; its spec sees the output
+                        * as image and the input as grid, the conv this one reverses */
   int filters, kernel[2], stride[2], output_padding[2];
   sn_pad_mode pad_mode;
   int pad;             /* explicit padding, both sides of both dimensions */
   int use_bias;
   sn_activation act;
   sn_init_kind init;
-  /* from infer */
-  sn_conv_spec spec;   /* the output as image, the input as grid: the conv this one reverses */
-  sn_conv_kernel *compute;
 } convt_cfg;
 
 static sn_status convt_parse(sn_layer *l, sn_args *args) {
@@ -72,7 +71,7 @@ static sn_status convt_infer(sn_layer *l) {
   const int kh = c->kernel[0], kw = c->kernel[1], sh = c->stride[0], sw = c->stride[1];
   /* the trailing padding follows from the output size; output_padding makes it
    * smaller than the leading one, and can make it negative */
-  c->spec = (sn_conv_spec){
+  c->core.spec = (sn_conv_spec){
       .transposed = 1,
       .g = {.c = c->filters, .h = oh, .w = ow, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pt = pt,
             .pl = pl, .oh = h, .ow = w, .flip = 0},
@@ -94,50 +93,15 @@ static sn_status convt_infer(sn_layer *l) {
   return SN_OK;
 }
 
-static void convt_forward(sn_layer *l, const sn_fwd *f) {
-  const convt_cfg *c = l->impl;
-  sn_conv_kernel_forward(c->compute, &(sn_conv_fwd_args){.batch = f->batch, .x = f->in[0],
-                                                        .w = l->params[0].data,
-                                                        .bias = c->use_bias ? l->params[1].data : NULL,
-                                                        .y = f->out, .work = f->work});
-}
 
-static void convt_backward(sn_layer *l, const sn_bwd *b) {
-  const convt_cfg *c = l->impl;
-  sn_conv_kernel_backward(c->compute, &(sn_conv_bwd_args){.batch = b->batch, .x = b->in[0],
-                                                         .w = l->params[0].data, .y = b->out,
-                                                         .dy = b->dout, .dx = b->din[0],
-                                                         .dw = l->params[0].grad,
-                                                         .db = c->use_bias ? l->params[1].grad : NULL,
-                                                         .work = b->work});
-}
 
-static sn_status convt_prepare(sn_layer *l, const sn_prepare *p) {
-  convt_cfg *c = l->impl;
-  sn_conv_kernel_destroy(c->compute);
-  c->compute = NULL;
-  return sn_conv_kernel_create(&c->spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
-}
 
-static const char *convt_kernel_name(const sn_layer *l) {
-  const convt_cfg *c = l->impl;
-  return c->compute ? sn_conv_kernel_name(c->compute) : "";
-}
 
-static size_t convt_workspace(const sn_layer *l, int batch, int threads) {
-  const convt_cfg *c = l->impl;
-  return c->compute ? sn_conv_kernel_workspace(c->compute) : 0;
-}
 
-static void convt_destroy(sn_layer *l) {
-  convt_cfg *c = l->impl;
-  if (c) sn_conv_kernel_destroy(c->compute);
-  free(c);
-}
 
 static double convt_flops(const sn_layer *l) {
   const convt_cfg *c = l->impl;
-  return 2.0 * l->in_shape[0].d[0] * sn_conv_geom_rows(&c->spec.g) * sn_conv_geom_cols(&c->spec.g);
+  return 2.0 * l->in_shape[0].d[0] * sn_conv_geom_rows(&c->core.spec.g) * sn_conv_geom_cols(&c->core.spec.g);
 }
 
 /* In input pixels, an output pixel sees at most ceil(k/s) of them along a dimension,
@@ -158,12 +122,12 @@ const sn_layer_ops sn_conv2d_transpose_ops = {
     .max_inputs = 1,
     .parse = convt_parse,
     .infer = convt_infer,
-    .prepare = convt_prepare,
-    .kernel_name = convt_kernel_name,
-    .workspace_floats = convt_workspace,
-    .forward = convt_forward,
-    .backward = convt_backward,
+    .prepare = sn_conv_layer_prepare,
+    .kernel_name = sn_conv_layer_kernel_name,
+    .workspace_floats = sn_conv_layer_workspace,
+    .forward = sn_conv_layer_forward,
+    .backward = sn_conv_layer_backward,
     .flops = convt_flops,
     .receptive = convt_receptive,
-    .destroy = convt_destroy,
+    .destroy = sn_conv_layer_destroy,
 };

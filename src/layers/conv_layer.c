@@ -1,0 +1,48 @@
+/* The ops conv2d and conv2d_transpose share: their kernel, made at reserve time, runs
+ * forward and backward on the layer's parameters (kernel, then bias when present). */
+#include "layers/conv_layer.h"
+
+#include <stdlib.h>
+
+static sn_conv_core *core(const sn_layer *l) { return l->impl; }
+
+sn_status sn_conv_layer_prepare(sn_layer *l, const sn_prepare *p) {
+  sn_conv_core *c = core(l);
+  sn_conv_kernel_destroy(c->compute);
+  c->compute = NULL;
+  return sn_conv_kernel_create(&c->spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
+}
+
+const char *sn_conv_layer_kernel_name(const sn_layer *l) {
+  const sn_conv_core *c = core(l);
+  return c->compute ? sn_conv_kernel_name(c->compute) : "";
+}
+
+size_t sn_conv_layer_workspace(const sn_layer *l, int batch, int threads) {
+  const sn_conv_core *c = core(l);
+  return c->compute ? sn_conv_kernel_workspace(c->compute) : 0;
+}
+
+void sn_conv_layer_forward(sn_layer *l, const sn_fwd *f) {
+  const sn_conv_core *c = core(l);
+  sn_conv_kernel_forward(c->compute, &(sn_conv_fwd_args){.batch = f->batch, .x = f->in[0],
+                                                        .w = l->params[0].data,
+                                                        .bias = c->spec.has_bias ? l->params[1].data : NULL,
+                                                        .y = f->out, .work = f->work});
+}
+
+void sn_conv_layer_backward(sn_layer *l, const sn_bwd *b) {
+  const sn_conv_core *c = core(l);
+  sn_conv_kernel_backward(c->compute, &(sn_conv_bwd_args){.batch = b->batch, .x = b->in[0],
+                                                         .w = l->params[0].data, .y = b->out,
+                                                         .dy = b->dout, .dx = b->din[0],
+                                                         .dw = l->params[0].grad,
+                                                         .db = c->spec.has_bias ? l->params[1].grad : NULL,
+                                                         .work = b->work});
+}
+
+void sn_conv_layer_destroy(sn_layer *l) {
+  sn_conv_core *c = core(l);
+  if (c) sn_conv_kernel_destroy(c->compute);
+  free(c);
+}
