@@ -3,6 +3,12 @@
 #ifndef SHARDNET_SHAPE_H
 #define SHARDNET_SHAPE_H
 
+/* The largest side of a network input, and the most values in one input sample:
+ * shape inference computes in int, and these keep every size and padding sum far
+ * from overflow. */
+#define SN_MAX_INPUT_SIDE 65536
+#define SN_MAX_INPUT_SIZE (1 << 28)
+
 #include <stddef.h>
 
 typedef struct {

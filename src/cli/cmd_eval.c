@@ -1,8 +1,10 @@
 /* `shardnet eval CKPT --data FILE` and `shardnet predict CKPT --data FILE --out FILE`:
  * inference with a trained model, split across ranks. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "shardnet/memory.h"
@@ -39,10 +41,21 @@ static sn_status eval_body(sn_dist *d, void *ctx) {
   return st;
 }
 
+/* 1 when path a exists and is the same file as path b (another name, a link). */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static sn_status predict_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
   sn_cli_inference in;
   sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
+  /* writing the predictions over an input would destroy it before anything is read */
+  if (st == SN_OK && (same_file(o->out, in.resolved) || same_file(o->out, in.ds->path)))
+    st = sn_fail(SN_ERR_INVALID, "predict: --out %s is the %s this command reads; name a new file", o->out,
+                 same_file(o->out, in.resolved) ? "checkpoint" : "--data file");
+  st = sn_dist_agree(d, st);
   if (st != SN_OK) {
     sn_cli_close_inference(&in);
     return st;

@@ -181,6 +181,15 @@ static sn_status read_long(hid_t file, const char *name, long *out) {
   return SN_OK;
 }
 
+/* An integer attribute that must lie in [lo, hi]: the file may be crafted, and these
+ * index the training set and count steps. */
+static sn_status read_long_in(hid_t file, const char *name, long lo, long hi, long *out) {
+  SN_TRY(read_long(file, name, out));
+  if (*out < lo || *out > hi)
+    return sn_fail(SN_ERR_FORMAT, "attribute '%s' is %ld, outside %ld to %ld", name, *out, lo, hi);
+  return SN_OK;
+}
+
 static sn_status read_info(hid_t file, sn_checkpoint_info *info) {
   long v;
   SN_TRY(read_long(file, "format_version", &v));
@@ -188,11 +197,11 @@ static sn_status read_info(hid_t file, sn_checkpoint_info *info) {
     return sn_fail(SN_ERR_FORMAT, "format_version %ld is not one this shardnet reads (1 to %d)", v,
                    CHECKPOINT_VERSION);
   info->format_version = (int)v;
-  SN_TRY(read_long(file, "step", &info->step));
-  SN_TRY(read_long(file, "samples_seen", &info->samples_seen));
-  SN_TRY(read_long(file, "epoch", &v));
+  SN_TRY(read_long_in(file, "step", 0, 1L << 53, &info->step));
+  SN_TRY(read_long_in(file, "samples_seen", 0, 1L << 53, &info->samples_seen));
+  SN_TRY(read_long_in(file, "epoch", 0, 1000000, &v));
   info->epoch = (int)v;
-  SN_TRY(read_long(file, "world_size", &v));
+  SN_TRY(read_long_in(file, "world_size", 1, 1 << 24, &v));
   info->world_size = (int)v;
   SN_TRY(read_long(file, "seed", &v));
   info->seed = (uint64_t)v;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/config_raw.h"
 
@@ -215,6 +216,12 @@ static sn_status read_model(const sn_config_raw *raw, sn_model_spec *spec) {
   /* One message for every way of getting it wrong: the shape is all there is to say. */
   if (sn_args_int_list(a, "input", d, 3, &n) != SN_OK || n != 3 || d[0] < 1 || d[1] < 1 || d[2] < 1)
     return sn_args_fail(a, "input", "expects [channels, height, width]: 3 positive integers");
+  /* Shape inference works in int: bounded sizes keep every product and padding sum
+   * in range (a 2^31-pixel side overflowed `same` padding). */
+  if (d[0] > SN_MAX_INPUT_SIDE || d[1] > SN_MAX_INPUT_SIDE || d[2] > SN_MAX_INPUT_SIDE ||
+      (long long)d[0] * d[1] * d[2] > SN_MAX_INPUT_SIZE)
+    return sn_args_fail(a, "input", "is [%d, %d, %d]; each size may be at most %d and a sample at most %d values",
+                        d[0], d[1], d[2], SN_MAX_INPUT_SIDE, SN_MAX_INPUT_SIZE);
   spec->input = sn_shape_chw(d[0], d[1], d[2]);
 
   if (sn_args_has(b.set, "layers"))
@@ -446,14 +453,28 @@ sn_status sn_config_parse(const char *text, const char *source, const char *cons
   return SN_OK;
 }
 
+/* Configs are small text files: anything larger (or a device, a FIFO) is not one,
+ * and reading /dev/zero would never end. */
+#define CONFIG_MAX_BYTES (1 << 20)
+
 static sn_status read_file(const char *path, char **out) {
   FILE *f = fopen(path, "rb");
   if (!f) return sn_fail(SN_ERR_IO, "cannot open config '%s': %s", path, strerror(errno));
+  struct stat info;
+  if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
+    fclose(f);
+    return sn_fail(SN_ERR_CONFIG, "config '%s' is not a regular file", path);
+  }
+  if (info.st_size > CONFIG_MAX_BYTES) {
+    fclose(f);
+    return sn_fail(SN_ERR_CONFIG, "config '%s' is %lld bytes, more than the %d a config may have", path,
+                   (long long)info.st_size, CONFIG_MAX_BYTES);
+  }
   size_t len = 0, cap = 1 << 14;
   char *buf = malloc(cap);
   while (buf) {
     len += fread(buf + len, 1, cap - 1 - len, f);
-    if (len < cap - 1) break;
+    if (len < cap - 1 || len > CONFIG_MAX_BYTES) break;
     char *bigger = realloc(buf, 2 * cap);
     if (!bigger) free(buf);
     buf = bigger;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "io/h5util.h"
 #include "io/image_decode.h"
 #include "shardnet/config.h"
 #include "shardnet/dataset_writer.h"
@@ -41,6 +42,8 @@ static sn_status read_part(gzFile f, const char *path, void *buf, size_t n, size
 
 /* Opens an IDX file of unsigned bytes with `rank` dimensions; dims receive sizes. */
 static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *out) {
+  *out = NULL;
+  SN_TRY(sn_require_regular_file(path));
   *out = gzopen(path, "rb");
   if (!*out) return sn_fail(SN_ERR_IO, "cannot open %s", path);
   unsigned char head[4];
@@ -127,6 +130,7 @@ sn_status sn_convert_idx(const char *images, const char *labels, const char *out
 
 /* Appends the records of one batch file, planar RGB turned channels-last. */
 static sn_status read_cifar_batch(const char *path, uint8_t **pixels, int32_t **labels, size_t *n) {
+  SN_TRY(sn_require_regular_file(path));
   gzFile f = gzopen(path, "rb");
   if (!f) return sn_fail(SN_ERR_IO, "cannot open %s", path);
   unsigned char record[CIFAR_RECORD];

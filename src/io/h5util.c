@@ -32,11 +32,16 @@ void sn_h5_lock(void) {
 
 void sn_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
-sn_status sn_h5_open_local(const char *path, hid_t *file) {
-  *file = H5I_INVALID_HID;
+sn_status sn_require_regular_file(const char *path) {
   struct stat info;
   if (stat(path, &info) != 0) return sn_fail(SN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
   if (!S_ISREG(info.st_mode)) return sn_fail(SN_ERR_IO, "%s is not a regular file", path);
+  return SN_OK;
+}
+
+sn_status sn_h5_open_local(const char *path, hid_t *file) {
+  *file = H5I_INVALID_HID;
+  SN_TRY(sn_require_regular_file(path));
   sn_h5_lock();
   sn_h5_quiet();
   sn_status st = SN_OK;
@@ -50,6 +55,7 @@ sn_status sn_h5_open_local(const char *path, hid_t *file) {
 sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
   sn_h5_quiet();
   *file = H5I_INVALID_HID;
+  SN_TRY(sn_require_regular_file(path));
   if (access(path, R_OK) != 0) return sn_fail(SN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
   htri_t is = H5Fis_hdf5(path);
   if (is <= 0) return sn_fail(SN_ERR_FORMAT, "%s is not an HDF5 file", path);
@@ -66,10 +72,21 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
   if (H5Aexists(obj, name) <= 0)
     return required ? sn_fail(SN_ERR_FORMAT, "attribute '%s' is missing", name) : SN_OK;
   hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-  hid_t type = H5Aget_type(attr);
+  hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
+  const hssize_t count = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  if (space >= 0) H5Sclose(space);
   sn_status st = SN_OK;
-  if (H5Tget_class(type) != H5T_STRING) {
+  /* the value is read into one pointer or one buffer: an array of strings (h5py's
+   * attrs[...] = ["a", "b"]) would be written past it */
+  if (attr < 0 || type < 0 || count < 0) {
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+  } else if (H5Tget_class(type) != H5T_STRING) {
     st = sn_fail(SN_ERR_FORMAT, "attribute '%s' is not a string", name);
+  } else if (count != 1) {
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' must be one string, but holds %lld", name, (long long)count);
+  } else if (H5Tis_variable_str(type) <= 0 && H5Tget_size(type) > SN_H5_STRING_MAX) {
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' is a string of %zu bytes, more than the %d accepted", name,
+                 H5Tget_size(type), SN_H5_STRING_MAX);
   } else if (H5Tis_variable_str(type) > 0) {
     hid_t mem = H5Tcopy(H5T_C_S1);
     H5Tset_size(mem, H5T_VARIABLE);
@@ -95,8 +112,8 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
     free(tmp);
     H5Tclose(mem);
   }
-  H5Tclose(type);
-  H5Aclose(attr);
+  if (type >= 0) H5Tclose(type);
+  if (attr >= 0) H5Aclose(attr);
   return st;
 }
 

@@ -25,7 +25,15 @@ sn_status sn_h5_open_local(const char *path, hid_t *file);
 void sn_h5_lock(void);
 void sn_h5_unlock(void);
 
-/* Reads a string attribute of obj into buf ("" and SN_OK when absent and !required). */
+/* SN_OK when path is a regular file; else one line: it is missing, or a device, FIFO
+ * or directory, which readers would block on or read forever (/dev/zero). */
+sn_status sn_require_regular_file(const char *path);
+
+/* The longest fixed-size string attribute read (a checkpoint's config text fits). */
+#define SN_H5_STRING_MAX (1 << 20)
+
+/* Reads a string attribute of obj into buf ("" and SN_OK when absent and !required).
+ * It must hold exactly one string of at most SN_H5_STRING_MAX bytes. */
 sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int required);
 sn_status sn_h5_write_string_attr(hid_t obj, const char *name, const char *value);
 sn_status sn_h5_write_int_attr(hid_t obj, const char *name, long long value);

@@ -71,7 +71,7 @@ static sn_status build_layer(sn_net *net, const sn_model_spec *spec, int i, cons
 }
 
 /* Places every parameter tensor in the parameter or state arena, in layer order. */
-static sn_status place_params(sn_net *net) {
+static sn_status place_params(sn_net *net, const char *source) {
   size_t np = 0, ns = 0;
   for (int i = 0; i < net->n_layers; i++)
     for (int k = 0; k < net->layers[i].n_params; k++) {
@@ -80,6 +80,15 @@ static sn_status place_params(sn_net *net) {
     }
   net->n_params = np;
   net->n_state = ns;
+  /* Parameters, gradients and up to two optimizer moments, in fp32: refuse a model
+   * that cannot fit in one line, rather than dying in the allocator (a config can
+   * ask for a million filters). */
+  const double need = 4.0 * sizeof(float) * (double)np + sizeof(float) * (double)ns;
+  const double avail = (double)sn_memory_available();
+  if (avail > 0 && need > avail)
+    return sn_fail(SN_ERR_CONFIG, "%s: the model has %zu parameters: %.2f GB with their gradients and optimizer "
+                   "moments, more than the %.2f GB this node has available",
+                   source, np, need / 1e9, avail / 1e9);
   SN_TRY(sn_alloc_floats(np, &net->params));
   SN_TRY(sn_alloc_floats(np, &net->grads));
   SN_TRY(sn_alloc_floats(ns, &net->state));
@@ -122,7 +131,7 @@ sn_status sn_net_create(const sn_model_spec *spec, sn_net **out) {
   if (st == SN_OK) sn_model_spec_names(spec, names);
   for (int i = 0; i < spec->n_layers && st == SN_OK; i++) st = build_layer(net, spec, i, names[i]);
   free(names);
-  if (st == SN_OK) st = place_params(net);
+  if (st == SN_OK) st = place_params(net, spec->source);
   if (st != SN_OK) {
     sn_net_destroy(net);
     return st;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Crafted input ends in one `shardnet: error:` line on every rank, never a crash or a
+# hang (issue 11's regression cases): string attributes holding arrays, checkpoint
+# positions out of range, configs that are devices or too large, input shapes and
+# models too large to build, a FIFO as a dataset, a converter pointed at /dev/zero,
+# and predictions written over their own input.
+source "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+$PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
+cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" .
+common=(--set train.log_every=1000 --set train.max_steps=5)
+
+# A dataset and a checkpoint whose string attributes hold two strings (h5py's
+# attrs["format"] = ["a", "b"]): the reader overflowed a one-pointer buffer.
+cp blobs-train.h5 two-formats.h5
+$PYTHON -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); f.attrs["format"] = ["a", "b"]' two-formats.h5
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=two-formats.h5
+expect_failure "a dataset whose format is two strings" 2 "attribute 'format' must be one string, but holds 2"
+
+run_ranks 1 train blobs.yaml "${common[@]}" --set checkpoint.dir=run
+expect_success "a short run to have a checkpoint" || finish
+cp run/latest.h5 two-configs.h5
+$PYTHON -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); f.attrs["config"] = ["x", "y", "z"]' two-configs.h5
+run_ranks 2 eval two-configs.h5 --data blobs-test.h5
+expect_failure "a checkpoint whose config is three strings" 2 "attribute 'config' must be one string, but holds 3"
+
+# Positions out of range: samples_seen -1 read memory before the sample order.
+for bad in "samples_seen -1" "step -5" "epoch -1" "world_size 0"; do
+  read -r key value <<<"$bad"
+  cp run/latest.h5 "bad-$key.h5"
+  $PYTHON -c 'import h5py, sys, numpy; f = h5py.File(sys.argv[1], "a"); f.attrs[sys.argv[2]] = numpy.int64(sys.argv[3])' \
+    "bad-$key.h5" "$key" "$value"
+  run_ranks 2 train blobs.yaml "${common[@]}" --set checkpoint.dir=resumed-$key --resume "bad-$key.h5"
+  expect_failure "a checkpoint with $key $value" 2 "attribute '$key' is $value, outside"
+done
+
+# Configs that are not regular files, or too large to be configs.
+run_ranks 1 train /dev/zero
+expect_failure "/dev/zero as the config" 1 "config '/dev/zero' is not a regular file"
+head -c 1100000 /dev/zero | tr '\0' '#' >huge.yaml
+run_ranks 1 train huge.yaml
+expect_failure "a 1.1 MB config" 1 "config 'huge.yaml' is 1100000 bytes, more than the 1048576 a config may have"
+
+# Sizes that would overflow shape inference or exhaust memory.
+run_ranks 1 summary blobs.yaml --set "model.input=[1, 2147483647, 2147483647]"
+expect_failure "a 2^31-pixel input" 1 "key 'input' is [1, 2147483647, 2147483647]; each size may be at most 65536"
+run_ranks 1 summary blobs.yaml --set model.layers.hidden.units=16000000
+expect_failure "a dense layer of 16 million units" 1 "blobs.yaml: the model has 2128000084 parameters"
+
+# A FIFO is no dataset: opening it would wait for a writer forever.
+mkfifo fifo.h5
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=fifo.h5
+expect_failure "a FIFO as the training set" 2 "fifo.h5 is not a regular file"
+run_ranks 1 convert cifar10 --out never.h5 /dev/zero
+expect_failure "convert cifar10 /dev/zero" 1 "/dev/zero is not a regular file"
+[ ! -e never.h5 ] && pass "convert left no output behind" || fail "convert left never.h5"
+
+# predict --out naming one of its inputs destroyed it before reading.
+sum_before=$(md5sum <blobs-test.h5)
+run_ranks 2 predict run --data blobs-test.h5 --out blobs-test.h5
+expect_failure "predict --out over its --data file" 2 "predict: --out blobs-test.h5 is the --data file this command reads"
+[ "$(md5sum <blobs-test.h5)" = "$sum_before" ] && pass "the --data file is untouched" || fail "predict changed its --data file"
+run_ranks 2 predict run --data blobs-test.h5 --out run/latest.h5
+expect_failure "predict --out over its checkpoint" 2 "is the checkpoint this command reads"
+finish
