@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,9 +132,31 @@ static sn_status sync_path(const char *path, int directory) {
   return rc == 0 ? SN_OK : sn_fail(SN_ERR_IO, "cannot sync %s: %s", path, strerror(err));
 }
 
+/* Refuses, before HDF5 touches the disk, a checkpoint the file system has no room
+ * for: HDF5 1.10 leaves a file whose write failed half-closed, and closing it again
+ * at MPI_Finalize crashed the process after the error was reported. The estimate is
+ * the tensors' bytes, the config text and 1 MB for HDF5's metadata. */
+static sn_status check_room(const char *path, const sn_net *net, const sn_optimizer *opt,
+                            const sn_checkpoint_meta *meta) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  struct statvfs fs;
+  if (statvfs(dirname(dir), &fs) != 0) return SN_OK;  /* the create reports what is wrong */
+  const int copies = 1 + (opt ? sn_optimizer_n_moments(opt) : 0);
+  const double need = sizeof(float) * ((double)net->n_params * copies + (double)net->n_state) +
+                      (meta->config_text ? (double)strlen(meta->config_text) : 0.0) + 1048576.0;
+  const double room = (double)fs.f_bavail * (double)fs.f_frsize;
+  if (need > room)
+    return sn_fail(SN_ERR_IO, "it needs about %.1f MB and %s has %.1f MB free", need / 1048576.0, dir,
+                   room / 1048576.0);
+  return SN_OK;
+}
+
 static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, sn_optimizer *opt,
                               const sn_checkpoint_meta *meta) {
   sn_h5_quiet();
+  sn_status room = check_room(path, net, opt, meta);
+  if (room != SN_OK) return sn_fail_context(room, "checkpoint %s not written", path);
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   size_t largest = 1;

@@ -62,4 +62,23 @@ expect_failure "predict --out over its --data file" 2 "predict: --out blobs-test
 [ "$(md5sum <blobs-test.h5)" = "$sum_before" ] && pass "the --data file is untouched" || fail "predict changed its --data file"
 run_ranks 2 predict run --data blobs-test.h5 --out run/latest.h5
 expect_failure "predict --out over its checkpoint" 2 "is the checkpoint this command reads"
+# A checkpoint directory with no room left: one line and a non-zero exit, not a
+# crash in HDF5 at MPI_Finalize. The run's
+# file system is a 6 MB tmpfs in a private mount namespace: the first checkpoint of
+# the wide model (3 MB) fits, the second does not.
+sed -e 's/name: hidden, units: 16/name: hidden, units: 2100/' blobs.yaml >wide.yaml
+if unshare --mount true 2>/dev/null; then
+  mkdir -p full
+  saved=("${SN_MPIRUN[@]}")
+  SN_MPIRUN=(unshare --mount sh -c 'mount -t tmpfs -o size=6m tmpfs "$0" && cd "$0" && exec mpirun "$@"' "$WORK/full")
+  run_ranks 2 train "$WORK/wide.yaml" --set train.max_steps=20 --set train.log_every=1000 \
+    --set checkpoint.every_steps=5 --set checkpoint.dir=run --set data.train="$WORK/blobs-train.h5" \
+    --set data.test="$WORK/blobs-test.h5"
+  expect_failure "a full checkpoint directory" 2 "checkpoint run/ckpt-00000010.h5 not written: it needs about"
+  SN_MPIRUN=("${saved[@]}")
+  grep -q "Segmentation fault\|signal 11" "$ERR" && fail "a process crashed: $(grep -m1 -i segm "$ERR")" ||
+    pass "no process crashed"
+else
+  echo "note: no private mount namespace here; the full checkpoint directory case is not run"
+fi
 finish
