@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,20 @@ static sn_status write_tensor(hid_t group, const sn_net *net, int i, int k, cons
   snprintf(path, sizeof path, "%s/%s/%s:0", l->name, l->name, l->params[k].name);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
-  herr_t err = sn_h5_write_whole(group, path, nd, hd, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, lcpl, H5P_DEFAULT, scratch);
+  /* A Fletcher-32 checksum per chunk, which HDF5 verifies on every read: a flipped bit
+   * in the weights fails the load instead of training on from damaged values. The
+   * filter needs a chunked layout: whole rows of the tensor, at most 16 MB a chunk. */
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  hsize_t chunk[4];
+  size_t row = sizeof(float);
+  for (int d = 1; d < nd; d++) row *= (size_t)hd[d];
+  for (int d = 0; d < nd; d++) chunk[d] = hd[d] ? hd[d] : 1;
+  const hsize_t rows = (hsize_t)((16u << 20) / (row ? row : 1));
+  if (chunk[0] > rows) chunk[0] = rows ? rows : 1;
+  herr_t err = row > (16u << 20) ? -1 : 0;  /* one row past 16 MB: no tensor of a CNN */
+  if (err == 0) err = H5Pset_chunk(dcpl, nd, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0 ? -1 : 0;
+  if (err == 0) err = sn_h5_write_whole(group, path, nd, hd, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, lcpl, dcpl, scratch);
+  H5Pclose(dcpl);
   H5Pclose(lcpl);
   return err < 0 ? sn_fail(SN_ERR_IO, "cannot write %s", path) : SN_OK;
 }
@@ -165,7 +179,12 @@ static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, 
       if (net->layers[i].params[k].count > largest) largest = net->layers[i].params[k].count;
   float *scratch = malloc(largest * sizeof *scratch);
   if (!scratch) return sn_fail(SN_ERR_NOMEM, "cannot allocate checkpoint buffer");
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  /* The 1.8 file format and later checksum the superblock and object headers, so
+   * damaged metadata is reported instead of read */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
   sn_status st = file < 0 ? sn_fail(SN_ERR_IO, "cannot create %s: %s", tmp, strerror(errno)) : SN_OK;
   if (st == SN_OK) st = write_meta(file, meta);
   if (st == SN_OK) st = write_weights(file, net, scratch);
@@ -304,7 +323,11 @@ static sn_status read_tensor(hid_t group, const char *where, const sn_net *net, 
   }
   herr_t err = H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, scratch);
   H5Dclose(dset);
-  if (err < 0) return sn_fail(SN_ERR_FORMAT, "cannot read %s/%s (corrupt file?)", where, path);
+  if (err < 0) return sn_fail(SN_ERR_IO, "cannot read %s/%s (corrupt file, or its checksum does not match)", where, path);
+  const size_t count = l->params[k].count;
+  for (size_t e = 0; e < count; e++)
+    if (!isfinite(scratch[e]))
+      return sn_fail(SN_ERR_NUMERIC, "%s/%s holds %s at element %zu", where, path, isnan(scratch[e]) ? "NaN" : "Inf", e);
   sn_keras_import(net, i, k, scratch, dst);
   return SN_OK;
 }
@@ -388,7 +411,10 @@ static sn_status checkpoint_load_unlocked(const char *path, sn_net *net, sn_opti
   if (st == SN_OK) st = load_groups(file, net, opt, scratch);
   free(scratch);
   H5Fclose(file);
-  if (st != SN_OK) return sn_fail_context(st, "checkpoint %s does not match the model", path);
+  if (st != SN_OK)
+    return sn_fail_context(st, st == SN_ERR_IO || st == SN_ERR_NUMERIC ? "checkpoint %s cannot be loaded"
+                                                                       : "checkpoint %s does not match the model",
+                           path);
   return SN_OK;
 }
 

@@ -34,6 +34,26 @@ for bad in "samples_seen -1" "step -5" "epoch -1" "world_size 0"; do
   expect_failure "a checkpoint with $key $value" 2 "attribute '$key' is $value, outside"
 done
 
+# Damaged weights: a flipped bit in a tensor's data fails its checksum, and NaN
+# written by a tool (which then checksums it anew) is refused as NaN.
+cp run/latest.h5 flipped.h5
+$PYTHON - flipped.h5 <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    info = f["model_weights/conv/conv/kernel:0"].id.get_chunk_info(0)
+with open(sys.argv[1], "r+b") as raw:
+    raw.seek(info.byte_offset + 8)
+    b = raw.read(1)
+    raw.seek(info.byte_offset + 8)
+    raw.write(bytes([b[0] ^ 0x10]))
+PY
+run_ranks 2 eval flipped.h5 --data blobs-test.h5
+expect_failure "a bit flipped in the weights" 2 "flipped.h5 cannot be loaded: cannot read /model_weights/conv/conv/kernel:0 (corrupt file, or its checksum does not match)"
+cp run/latest.h5 nan.h5
+$PYTHON -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); d = f["model_weights/hidden/hidden/bias:0"]; v = d[()]; v[3] = float("nan"); d[...] = v' nan.h5
+run_ranks 2 predict nan.h5 --data blobs-test.h5 --out nan-predictions.h5
+expect_failure "NaN in the weights" 2 "nan.h5 cannot be loaded: /model_weights/hidden/hidden/bias:0 holds NaN at element 3"
+
 # Configs that are not regular files, or too large to be configs.
 run_ranks 1 train /dev/zero
 expect_failure "/dev/zero as the config" 1 "config '/dev/zero' is not a regular file"
