@@ -6,6 +6,8 @@ SN_BUILD_PACKAGES="cmake make gcc pkg-config zlib1g-dev libopenmpi-dev openmpi-b
 SN_TEST_PACKAGES="python3 python3-h5py python3-numpy python3-pil iproute2 procps"
 SN_DATA_PACKAGES="dataset-fashion-mnist"
 # The Slurm tests (tests/integration/test_slurm*.sh) start a private one-node cluster.
+# The libFuzzer targets (scripts/fuzz.sh): clang with its sanitizer runtimes and OpenMP.
+SN_FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-14-dev"
 SN_SLURM_PACKAGES="slurm-wlm munge"
 
 # sn_require_packages PKG... : installs whichever of PKG are not installed.

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
-sn_require_packages $SN_BUILD_PACKAGES $SN_TEST_PACKAGES $SN_SLURM_PACKAGES
+sn_require_packages $SN_BUILD_PACKAGES $SN_TEST_PACKAGES $SN_SLURM_PACKAGES $SN_FUZZ_PACKAGES
 
 jobs=$(nproc)
 echo "== release build (warnings are errors)"
@@ -26,3 +26,6 @@ export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The Slurm and multi-host tests check launch machinery, not memory safety: they ran above.
 (cd build/sanitize && ctest --output-on-failure --timeout 1800 -LE "slurm|multihost")
+
+echo "== fuzzing (libFuzzer, ASan + UBSan): every kept crash case, then 60 s per target"
+scripts/fuzz.sh "${SN_FUZZ_SECONDS:-60}"

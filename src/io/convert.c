@@ -3,10 +3,12 @@
  * gz* functions read gzip and plain files alike. */
 #include "shardnet/convert.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "io/h5util.h"
@@ -40,6 +42,28 @@ static sn_status read_part(gzFile f, const char *path, void *buf, size_t n, size
   return SN_OK;
 }
 
+/* deflate's largest expansion: a compressed file never holds more than this many
+ * times its size (zlib's technical notes: 1032:1). */
+#define DEFLATE_MAX_RATIO 1032.0
+
+/* The header's sizes must fit in the file: what it declares is allocated and read,
+ * and a few bytes declaring 200 x 65535 x 65535 pixels would take 800 GB. A
+ * compressed file is held to what deflate can expand to. */
+static sn_status check_declared_size(gzFile f, const char *path, int rank, const uint32_t *dims) {
+  double declared = 4.0 * (1 + rank);
+  double product = 1.0;
+  for (int i = 0; i < rank; i++) product *= dims[i];
+  declared += product;
+  struct stat info;
+  if (stat(path, &info) != 0) return sn_fail(SN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+  const int compressed = !gzdirect(f);
+  const double room = (double)info.st_size * (compressed ? DEFLATE_MAX_RATIO : 1.0);
+  if (declared > room)
+    return sn_fail(SN_ERR_FORMAT, "%s declares %.0f bytes of data in its header, more than its %lld%s bytes can hold",
+                   path, declared, (long long)info.st_size, compressed ? " compressed" : "");
+  return SN_OK;
+}
+
 /* Opens an IDX file of unsigned bytes with `rank` dimensions; dims receive sizes. */
 static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *out) {
   *out = NULL;
@@ -57,6 +81,7 @@ static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *ou
     st = read_part(*out, path, b, 4, 0, 4, "header");
     dims[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
   }
+  if (st == SN_OK) st = check_declared_size(*out, path, rank, dims);
   if (st != SN_OK) {
     gzclose(*out);
     *out = NULL;

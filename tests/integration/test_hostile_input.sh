@@ -75,6 +75,12 @@ run_ranks 1 convert cifar10 --out never.h5 /dev/zero
 expect_failure "convert cifar10 /dev/zero" 1 "/dev/zero is not a regular file"
 [ ! -e never.h5 ] && pass "convert left no output behind" || fail "convert left never.h5"
 
+# An IDX header declaring 200 x 65535 x 65535 pixels in a few bytes: the converter
+# allocated what the header said.
+$PYTHON -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack(">IIII", 0x803, 200, 65535, 65535) + bytes(64)); open(sys.argv[2], "wb").write(struct.pack(">II", 0x801, 200) + bytes(200))' big-images.idx big-labels.idx
+run_ranks 1 convert idx --images big-images.idx --labels big-labels.idx --out never.h5
+expect_failure "an IDX header larger than its file" 1 "big-images.idx declares 858967245016 bytes of data in its header, more than its 80 bytes can hold"
+
 # predict --out naming one of its inputs destroyed it before reading.
 sum_before=$(md5sum <blobs-test.h5)
 run_ranks 2 predict run --data blobs-test.h5 --out blobs-test.h5
