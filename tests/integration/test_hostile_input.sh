@@ -79,7 +79,10 @@ expect_failure "convert cifar10 /dev/zero" 1 "/dev/zero is not a regular file"
 # allocated what the header said.
 $PYTHON -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack(">IIII", 0x803, 200, 65535, 65535) + bytes(64)); open(sys.argv[2], "wb").write(struct.pack(">II", 0x801, 200) + bytes(200))' big-images.idx big-labels.idx
 run_ranks 1 convert idx --images big-images.idx --labels big-labels.idx --out never.h5
-expect_failure "an IDX header larger than its file" 1 "big-images.idx declares 858967245016 bytes of data in its header, more than its 80 bytes can hold"
+expect_failure "an IDX header larger than its file" 1 "big-images.idx is truncated: expected 858967245000 bytes of image data, found 64"
+$PYTHON -c 'import gzip, struct, sys; open(sys.argv[1], "wb").write(gzip.compress(struct.pack(">IIII", 0x803, 200, 65535, 65535) + bytes(64)))' big-images.idx.gz
+run_ranks 1 convert idx --images big-images.idx.gz --labels big-labels.idx --out never.h5
+expect_failure "a compressed IDX header larger than deflate can expand to" 1 "big-images.idx.gz declares 858967245000 bytes of image data in its header, more than its"
 
 # predict --out naming one of its inputs destroyed it before reading.
 sum_before=$(md5sum <blobs-test.h5)
