@@ -63,18 +63,36 @@ static sn_status inspect_images(sn_dataset *ds) {
   if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
   H5T_class_t cls = H5Tget_class(type);
   size_t tsize = H5Tget_size(type);
+  H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_ERROR;
   H5Sclose(space);
   H5Tclose(type);
   H5Dclose(set);
   if (nd != 3 && nd != 4)
     return sn_fail(SN_ERR_FORMAT, "%s: /images must have shape (N, H, W, C), it has %d dimensions", ds->path, nd);
-  if (cls != H5T_INTEGER && cls != H5T_FLOAT)
-    return sn_fail(SN_ERR_FORMAT, "%s: /images must hold uint8 or float32 values", ds->path);
+  /* what the readers convert to: anything else would be narrowed without a word */
+  const int is_uint8 = cls == H5T_INTEGER && tsize == 1 && sign == H5T_SGN_NONE;
+  if (!is_uint8 && !(cls == H5T_FLOAT && tsize == 4))
+    return sn_fail(SN_ERR_FORMAT, "%s: /images holds %s%zu values; shardnet reads uint8 or float32 "
+                   "(numpy: images.astype(\"uint8\") or .astype(\"float32\"))", ds->path,
+                   cls == H5T_FLOAT ? "float" : cls != H5T_INTEGER ? "non-numeric " : sign == H5T_SGN_NONE ? "uint" : "int",
+                   8 * tsize);
+  /* bounded so that sizes stay far from overflow, and sample indices fit 32 bits */
+  const int nc = nd == 4 ? 3 : 2;
+  double sample = 1.0;
+  for (int i = 1; i <= nc; i++) sample *= (double)dims[i];
+  if (sample < 1 || sample > SN_MAX_INPUT_SIZE || dims[1] > SN_MAX_INPUT_SIDE || dims[2] > SN_MAX_INPUT_SIDE ||
+      (nd == 4 && dims[3] > SN_MAX_INPUT_SIDE))
+    return sn_fail(SN_ERR_FORMAT, "%s: /images has samples of %llux%llux%llu; each size must be 1 to %d and a "
+                   "sample at most %d values", ds->path, (unsigned long long)dims[1], (unsigned long long)dims[2],
+                   nd == 4 ? (unsigned long long)dims[3] : 1ull, SN_MAX_INPUT_SIDE, SN_MAX_INPUT_SIZE);
+  if (dims[0] > UINT32_MAX)
+    return sn_fail(SN_ERR_FORMAT, "%s: /images declares %llu samples, more than the %u a dataset may have", ds->path,
+                   (unsigned long long)dims[0], UINT32_MAX);
   ds->n = (size_t)dims[0];
   ds->h = (int)dims[1];
   ds->w = (int)dims[2];
   ds->c = nd == 4 ? (int)dims[3] : 1;
-  ds->is_float = !(cls == H5T_INTEGER && tsize == 1);
+  ds->is_float = !is_uint8;
   if (ds->n == 0) return sn_fail(SN_ERR_FORMAT, "%s has no samples (/images is empty)", ds->path);
   s->image_type = ds->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
   ds->image_bytes = (size_t)ds->h * ds->w * ds->c * (ds->is_float ? sizeof(float) : 1);

@@ -246,8 +246,11 @@ herr_t sn_h5_rows(hid_t set, hid_t mem, size_t row, size_t m, size_t per_row, in
 
 sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected) {
   char format[64];
-  SN_TRY(sn_h5_read_string_attr(file, "format", format, sizeof format, 0));
-  if (format[0] && strcmp(format, expected))
+  if (H5Aexists(file, "format") <= 0)
+    return sn_fail(SN_ERR_FORMAT, "%s has no 'format' attribute; a %s file says format = \"%s\" (h5py: f.attrs[\"format\"] = \"%s\")",
+                   path, expected, expected, expected);
+  SN_TRY(sn_h5_read_string_attr(file, "format", format, sizeof format, 1));
+  if (strcmp(format, expected))
     return sn_fail(SN_ERR_FORMAT, "%s is a %s file, not a %s file", path, format, expected);
   return SN_OK;
 }

@@ -24,6 +24,36 @@ $PYTHON -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); f.attrs["config"]
 run_ranks 2 eval two-configs.h5 --data blobs-test.h5
 expect_failure "a checkpoint whose config is three strings" 2 "attribute 'config' must be one string, but holds 3"
 
+# Datasets whose /images the readers would narrow without a word, or whose declared
+# sizes (in a few KB of sparse chunks) would be allocated.
+$PYTHON - <<'PY'
+import h5py, numpy as np
+def make(name, images, labels=None, fmt=True, chunks=None):
+    with h5py.File(name, "w") as f:
+        if isinstance(images, tuple):
+            f.create_dataset("images", shape=images[0], dtype=images[1], chunks=chunks)
+        else:
+            f["images"] = images
+        f["labels"] = labels if labels is not None else np.zeros(len(f["images"]) if f["images"].shape[0] < 1000 else 1, np.int32)
+        if fmt:
+            f.attrs["format"] = "shardnet-dataset"
+make("int64.h5", np.zeros((4, 8, 8, 1), np.int64))
+make("float64.h5", np.zeros((4, 8, 8, 1), np.float64))
+make("no-format.h5", np.zeros((4, 8, 8, 1), np.uint8), fmt=False)
+make("huge-sample.h5", ((1, 65535, 65535, 65535), np.uint8), labels=np.zeros(1, np.int32), chunks=(1, 1, 1, 1))
+make("huge-count.h5", ((1 << 40, 8, 8, 1), np.uint8), labels=np.zeros(1, np.int32), chunks=(1, 8, 8, 1))
+PY
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=int64.h5
+expect_failure "int64 images" 2 "int64.h5: /images holds int64 values; shardnet reads uint8 or float32"
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=float64.h5
+expect_failure "float64 images" 2 "float64.h5: /images holds float64 values"
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=no-format.h5
+expect_failure "a dataset without its format attribute" 2 "no-format.h5 has no 'format' attribute"
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=huge-sample.h5
+expect_failure "samples of 65535^3 bytes" 2 "huge-sample.h5: /images has samples of 65535x65535x65535"
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=huge-count.h5
+expect_failure "2^40 samples" 2 "huge-count.h5: /images declares 1099511627776 samples"
+
 # Positions out of range: samples_seen -1 read memory before the sample order.
 for bad in "samples_seen -1" "step -5" "epoch -1" "world_size 0"; do
   read -r key value <<<"$bad"
