@@ -24,6 +24,16 @@
 static const char *const cifar10_classes[10] = {"airplane", "automobile", "bird", "cat", "deer",
                                                 "dog", "frog", "horse", "ship", "truck"};
 
+/* The one line for a read zlib refused: its own reason (a CRC mismatch is "incorrect
+ * data check"). */
+static sn_status gz_failure(gzFile f, const char *path) {
+  int code = Z_OK;
+  const char *why = gzerror(f, &code);
+  const size_t len = strlen(path);
+  if (why && !strncmp(why, path, len) && !strncmp(why + len, ": ", 2)) why += len + 2;  /* zlib names the file too */
+  return sn_fail(SN_ERR_FORMAT, "%s is damaged: %s", path, why && why[0] ? why : "corrupt gzip data");
+}
+
 /* Reads exactly n bytes, the part after `done` of `total` bytes of `what`, or says
  * how many of the total were there. */
 static sn_status read_part(gzFile f, const char *path, void *buf, size_t n, size_t done, size_t total,
@@ -32,13 +42,23 @@ static sn_status read_part(gzFile f, const char *path, void *buf, size_t n, size
   while (got < n) {
     unsigned chunk = (unsigned)(n - got > (1u << 30) ? (1u << 30) : n - got);
     int r = gzread(f, (char *)buf + got, chunk);
-    if (r < 0) return sn_fail(SN_ERR_FORMAT, "%s: cannot read (%s)", path, "corrupt gzip data");
+    if (r < 0) return gz_failure(f, path);
     if (r == 0) break;
     got += (size_t)r;
   }
   if (got < n)
     return sn_fail(SN_ERR_FORMAT, "%s is truncated: expected %zu bytes of %s, found %zu", path, total, what,
                    done + got);
+  return SN_OK;
+}
+
+/* After the data a header declared: the file must end there, and for gzip the
+ * end is where its CRC is checked, which reading exactly the data never reaches. */
+static sn_status check_end(gzFile f, const char *path) {
+  char extra;
+  const int r = gzread(f, &extra, 1);
+  if (r < 0) return gz_failure(f, path);
+  if (r > 0) return sn_fail(SN_ERR_FORMAT, "%s has more data than its header declares", path);
   return SN_OK;
 }
 
@@ -150,6 +170,8 @@ sn_status sn_convert_idx(const char *images, const char *labels, const char *out
     st = sn_dataset_writer_open(out, &h, &w);
   }
   if (st == SN_OK) st = copy_idx_images(fi, images, n, pix, labs, w);
+  if (st == SN_OK) st = check_end(fi, images);
+  if (st == SN_OK) st = check_end(fl, labels);
   if (w && st == SN_OK) st = sn_dataset_writer_close(w);
   else sn_dataset_writer_discard(w);
   if (fi) gzclose(fi);
@@ -169,7 +191,7 @@ static sn_status read_cifar_batch(const char *path, uint8_t **pixels, int32_t **
     int got = gzread(f, record, CIFAR_RECORD);
     if (got == 0) break;
     if (got != CIFAR_RECORD) {
-      st = got < 0 ? sn_fail(SN_ERR_FORMAT, "%s: cannot read", path)
+      st = got < 0 ? gz_failure(f, path)
                    : sn_fail(SN_ERR_FORMAT, "%s is truncated: its last record has %d of %d bytes", path, got,
                              CIFAR_RECORD);
       break;

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shardnet/checkpoint.h"
@@ -52,7 +53,15 @@ sn_status sn_trainer_resume(sn_trainer *t, const char *from) {
     snprintf(path, sizeof path, "%s/latest.h5", t->cfg->checkpoint.dir);
   else
     snprintf(path, sizeof path, "%s", from);
-  /* auto: a job script's first start has nothing to resume yet (rank 0's view decides) */
+  /* auto: a job script's first start has nothing to resume yet (rank 0's view decides);
+   * but a latest.h5 link to a checkpoint that is gone is a damaged run directory, not
+   * a new one: starting over would overwrite it */
+  struct stat link;
+  const int dangling = automatic && lstat(path, &link) == 0 && access(path, F_OK) != 0;
+  sn_status seen = dangling ? sn_fail(SN_ERR_IO, "%s is a link to a checkpoint that is missing; remove it to start "
+                                      "afresh, or name a checkpoint with --resume FILE", path)
+                            : SN_OK;
+  SN_TRY(sn_dist_agree(t->dist, rank0 ? seen : SN_OK));
   int found = !automatic || access(path, F_OK) == 0;
   SN_TRY(sn_dist_broadcast(t->dist, &found, sizeof found, 0));
   if (!found) {

@@ -114,6 +114,29 @@ $PYTHON -c 'import gzip, struct, sys; open(sys.argv[1], "wb").write(gzip.compres
 run_ranks 1 convert idx --images big-images.idx.gz --labels big-labels.idx --out never.h5
 expect_failure "a compressed IDX header larger than deflate can expand to" 1 "big-images.idx.gz declares 858967245000 bytes of image data in its header, more than its"
 
+# A gzip IDX file whose data was damaged (CRC mismatch) or that holds more than its
+# header declares.
+$PYTHON - <<'PY'
+import gzip, struct
+images = struct.pack(">IIII", 0x803, 2, 2, 2) + bytes(range(8))
+labels = struct.pack(">II", 0x801, 2) + bytes([1, 2])
+blob = bytearray(gzip.compress(images, mtime=0))
+blob[-8] ^= 0xFF  # the CRC-32 of the trailer
+open("bad-crc.idx.gz", "wb").write(blob)
+open("ok-labels.idx", "wb").write(labels)
+open("long-images.idx", "wb").write(images + b"extra")
+PY
+run_ranks 1 convert idx --images bad-crc.idx.gz --labels ok-labels.idx --out never.h5
+expect_failure "a gzip IDX file failing its CRC" 1 "bad-crc.idx.gz is damaged: incorrect data check"
+run_ranks 1 convert idx --images long-images.idx --labels ok-labels.idx --out never.h5
+expect_failure "an IDX file longer than its header says" 1 "long-images.idx has more data than its header declares"
+
+# --resume auto with latest.h5 pointing at a checkpoint that is gone: starting over
+# would have overwritten the run.
+mkdir -p dangling && ln -s ckpt-00000099.h5 dangling/latest.h5
+run_ranks 2 train blobs.yaml "${common[@]}" --set checkpoint.dir=dangling --resume auto
+expect_failure "--resume auto with a dangling latest.h5" 2 "dangling/latest.h5 is a link to a checkpoint that is missing"
+
 # predict --out naming one of its inputs destroyed it before reading.
 sum_before=$(md5sum <blobs-test.h5)
 run_ranks 2 predict run --data blobs-test.h5 --out blobs-test.h5
