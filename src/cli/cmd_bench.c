@@ -1,6 +1,7 @@
 /* `shardnet bench`: images/s of full training steps of configured models on random
  * data, per-layer times and GFLOP/s, and the machine's sgemm rate, in tables or in
  * the CSV lines bench/run.sh puts beside PyTorch's (bench/torch_models.py). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
