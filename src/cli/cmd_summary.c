@@ -6,6 +6,8 @@
 #include "cli/commands.h"
 #include "shardnet/config.h"
 #include "shardnet/net.h"
+#include "shardnet/optim.h"
+#include "shardnet/schedule.h"
 
 static const char usage[] = "usage: shardnet summary CONFIG [--set key=value]...";
 
@@ -46,6 +48,15 @@ int sn_cmd_summary(int argc, char **argv) {
   sn_net *net = NULL;
   sn_status st = sn_config_load(path, sets, n_sets, &cfg);
   if (st == SN_OK) st = sn_net_create(&cfg->model, &net);
+  /* the optimizer and schedule keys are checked as `train` checks them, so a config
+   * that passes summary does not fail at its first step (the schedule's step counts
+   * come from the data, which summary does not open: one step an epoch stands in) */
+  sn_optimizer *opt = NULL;
+  if (st == SN_OK) st = sn_optimizer_create(cfg->train.optimizer, net->n_params, &opt);
+  sn_schedule schedule;
+  if (st == SN_OK)
+    st = sn_schedule_parse(cfg->train.schedule, sn_optimizer_lr(opt), 1, cfg->train.epochs, &schedule);
+  sn_optimizer_destroy(opt);
   if (st == SN_OK) sn_net_print_summary(net, stdout);
   else sn_cli_error("%s", sn_last_error());
   sn_net_destroy(net);

@@ -118,6 +118,12 @@ expect_error "$tmp/syntax.yaml:3: YAML syntax error: *" "$tmp/syntax.yaml"
 
 expect_error "cannot open config '$tmp/missing.yaml': No such file or directory" "$tmp/missing.yaml"
 
+# the optimizer and the schedule are checked as train checks them
+expect_error "*lenet5.yaml:*: train.optimizer: key 'type' must be one of sgd, adam, adamw, got 'rmsprop'" \
+  "$SN_SOURCE_DIR/configs/lenet5.yaml" --set train.optimizer.type=rmsprop
+expect_error "*lenet5.yaml:*: train.schedule: key 'type' must be one of constant, step, cosine, got 'linear'" \
+  "$SN_SOURCE_DIR/configs/lenet5.yaml" --set train.schedule.type=linear
+
 run
 [[ $rc -eq 2 && -z "$out" && "$err" == "shardnet: error: summary: no configuration file given"* ]] ||
   fail "summary without a config: exit $rc, '$err'"
