@@ -11,6 +11,9 @@
 
 #include "shardnet/status.h"
 
+/* The most keys one section or layer may have. */
+#define SN_ARGS_MAX 1024
+
 typedef struct sn_arg {
   char *key;
   int line;

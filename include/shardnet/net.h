@@ -14,6 +14,9 @@ typedef enum { SN_LOSS_SOFTMAX_CROSS_ENTROPY, SN_LOSS_MSE } sn_loss_kind;
 /* The `loss:` names in sn_loss_kind order ("softmax_cross_entropy", "mse"). */
 extern const char *const sn_loss_names[2];
 
+/* The most layers a model may have. */
+#define SN_MAX_LAYERS 4096
+
 /* One layer as configured. */
 typedef struct {
   char type[32];

@@ -236,9 +236,40 @@ static sn_status load_document(const char *text, size_t len, const char *source,
   return st;
 }
 
+/* Flow collections ([...] and {...}) nested deeper than this are refused before
+ * libyaml reads them: its scanner is quadratic in that depth (27 s for 100,000). */
+#define MAX_FLOW_DEPTH 64
+
+/* Fails when flow brackets outside quotes and comments nest deeper than
+ * MAX_FLOW_DEPTH; names the line. */
+static sn_status check_flow_depth(const char *text, size_t len, const char *source) {
+  int depth = 0, line = 1;
+  char quote = 0;
+  for (size_t i = 0; i < len; i++) {
+    const char c = text[i];
+    if (c == '\n') line++;
+    if (quote) {
+      if (c == '\\' && quote == '"' && i + 1 < len) i++;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      while (i + 1 < len && text[i + 1] != '\n') i++;
+    } else if (c == '[' || c == '{') {
+      if (++depth > MAX_FLOW_DEPTH)
+        return sn_fail(SN_ERR_CONFIG, "%s:%d: lists or mappings nested more than %d deep", source ? source : "value",
+                       line, MAX_FLOW_DEPTH);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return SN_OK;
+}
+
 sn_status sn_config_yaml_read(const char *text, size_t len, const char *source,
                               sn_config_raw *raw) {
   yaml_document_t doc;
+  SN_TRY(check_flow_depth(text, len, source));
   SN_TRY(load_document(text, len, source, &doc));
   reader r = {&doc, source, raw};
   const yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -256,8 +287,11 @@ sn_status sn_config_yaml_read(const char *text, size_t len, const char *source,
 
 sn_status sn_config_yaml_value(const char *what, const char *value, sn_args *a, const char *key) {
   yaml_document_t doc;
-  sn_status st = load_document(value, strlen(value), NULL, &doc);
-  if (st != SN_OK) return st == SN_ERR_NOMEM ? st : sn_fail_context(st, "--set %s", what);
+  sn_status st = check_flow_depth(value, strlen(value), NULL);
+  if (st == SN_OK) st = load_document(value, strlen(value), NULL, &doc);
+  /* a long override is cut in the message, so that the reason still shows */
+  if (st != SN_OK)
+    return st == SN_ERR_NOMEM ? st : sn_fail_context(st, "--set %.60s%s", what, strlen(what) > 60 ? "..." : "");
   const yaml_node_t *v = yaml_document_get_root_node(&doc);
   if (!v) {
     const char *empty = "";

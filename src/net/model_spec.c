@@ -9,6 +9,11 @@ const char *const sn_loss_names[2] = {"softmax_cross_entropy", "mse"};
 
 sn_status sn_model_spec_add(sn_model_spec *spec, const char *type, const char *name,
                             sn_args *args, int line, int n_inputs, const char *const *inputs) {
+  /* layers are found by name with a linear search, so bounded (see SN_MAX_LAYERS) */
+  if (spec->n_layers >= SN_MAX_LAYERS) {
+    sn_args_free(args);
+    return sn_fail(SN_ERR_CONFIG, "%s:%d: model.layers has more than %d layers", spec->source, line, SN_MAX_LAYERS);
+  }
   if (spec->n_layers == spec->capacity) {
     int cap = spec->capacity ? 2 * spec->capacity : 16;
     sn_layer_spec *v = realloc(spec->layers, (size_t)cap * sizeof *v);

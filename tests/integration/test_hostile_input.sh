@@ -91,6 +91,25 @@ head -c 1100000 /dev/zero | tr '\0' '#' >huge.yaml
 run_ranks 1 train huge.yaml
 expect_failure "a 1.1 MB config" 1 "config 'huge.yaml' is 1100000 bytes, more than the 1048576 a config may have"
 
+# Configs that made parsing quadratic: 40,000 keys took 3 s, 100,000-deep nesting 27 s.
+$PYTHON - <<'PY'
+head = "seed: 1\nmodel:\n  input: [1, 8, 8]\n  layers:\n    - {type: flatten}\n    - {type: dense, units: 2}\n  loss: mse\n"
+open("many-keys.yaml", "w").write(head + "train:\n" + "".join("  k%d: 1\n" % i for i in range(60000)))
+open("deep.yaml", "w").write(head + "x: " + "[" * 100000 + "]" * 100000 + "\n")
+PY
+for c in many-keys deep; do
+  start=$(date +%s%N)
+  run_ranks 1 summary $c.yaml
+  took=$((($(date +%s%N) - start) / 1000000))
+  case $c in
+    many-keys) expect_failure "60,000 keys in one section" 1 "many-keys.yaml:8: train: has more than 1024 keys" ;;
+    deep) expect_failure "100,000-deep nesting" 1 "deep.yaml:8: lists or mappings nested more than 64 deep" ;;
+  esac
+  [ "$took" -lt 5000 ] && pass "$c refused in $took ms" || fail "$c took $took ms"
+done
+run_ranks 1 summary blobs.yaml --set "train.x=$($PYTHON -c 'print("[" * 1000 + "]" * 1000)')"
+expect_failure "100-deep nesting in --set" 1 "lists or mappings nested more than 64 deep"
+
 # Sizes that would overflow shape inference or exhaust memory.
 run_ranks 1 summary blobs.yaml --set "model.input=[1, 2147483647, 2147483647]"
 expect_failure "a 2^31-pixel input" 1 "key 'input' is [1, 2147483647, 2147483647]; each size may be at most 65536"
