@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,23 @@ static void prune(const char *dir, int keep) {
   }
 }
 
+/* Parameters that turned NaN or Inf: max pooling and relu can hide NaN from the loss,
+ * so a finite loss does not prove finite weights. A checkpoint of such weights would
+ * be refused at load; refusing to write it keeps the last good one as latest. */
+static sn_status check_finite(const sn_trainer *t) {
+  const sn_net *net = t->net;
+  for (int i = 0; i < net->n_layers; i++)
+    for (int k = 0; k < net->layers[i].n_params; k++) {
+      const sn_param *p = &net->layers[i].params[k];
+      for (size_t e = 0; e < p->count; e++)
+        if (!isfinite(p->data[e]))
+          return sn_fail(SN_ERR_NUMERIC, "after step %ld, %s of layer '%s' holds %s at element %zu (from NaN or Inf "
+                         "in the data, or a learning rate too high); stopped without writing a checkpoint",
+                         t->at.step, p->name, net->layers[i].name, isnan(p->data[e]) ? "NaN" : "Inf", e);
+    }
+  return SN_OK;
+}
+
 sn_status sn_trainer_save(sn_trainer *t) {
   const sn_config *c = t->cfg;
   sn_status st = SN_OK;
@@ -62,7 +80,8 @@ sn_status sn_trainer_save(sn_trainer *t) {
   for (int m = 0; m < sn_optimizer_n_moments(t->opt) && st == SN_OK; m++)
     st = sn_grad_sync_gather_shards(t->sync, sn_optimizer_moment(t->opt, m));
   SN_TRY(sn_dist_agree(t->dist, st));
-  if (sn_dist_rank(t->dist) == 0) {
+  if (sn_dist_rank(t->dist) == 0) st = check_finite(t);
+  if (sn_dist_rank(t->dist) == 0 && st == SN_OK) {
     char name[64], path[SN_PATH_CAP + 80];
     snprintf(name, sizeof name, "ckpt-%08ld.h5", t->at.step);
     snprintf(path, sizeof path, "%s/%s", c->checkpoint.dir, name);

@@ -227,10 +227,23 @@ sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy) {
   *loss = sums[0] / batch;
   *accuracy = sums[1] / batch;
   /* Every rank sees the same reduced loss, so all stop together. */
-  if (!isfinite(*loss))
+  if (!isfinite(*loss)) {
+    /* NaN or Inf in the data (a float dataset) is not the learning rate's fault:
+     * every rank looks at its inputs, and the message says which it was */
+    double bad_input = 0.0;
+    const size_t values = (size_t)n * sn_shape_size(net->input_shape);
+    for (size_t e = 0; e < values && bad_input == 0.0; e++)
+      if (!isfinite(t->x[e])) bad_input = 1.0;
+    SN_TRY(sn_dist_max_doubles(t->dist, &bad_input, 1));
+    if (bad_input > 0.0)
+      return sn_dist_common_failure(t->dist, sn_fail(SN_ERR_NUMERIC,
+                     "the loss became %s at step %ld (epoch %d): %s holds NaN or Inf pixels in this step's samples; "
+                     "training stopped", isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1,
+                     t->cfg->data.train));
     return sn_dist_common_failure(t->dist, sn_fail(SN_ERR_NUMERIC,
                    "the loss became %s at step %ld (epoch %d); training stopped (try a lower learning rate)",
                    isnan(*loss) ? "NaN" : "infinite", t->at.step + 1, t->at.epoch + 1));
+  }
   /* Each rank updates its shard of the parameters (all of them without shared memory). */
   const float lr = (float)sn_schedule_lr(&t->schedule, t->at.step);
   const sn_arena_range *shard;

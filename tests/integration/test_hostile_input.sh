@@ -54,6 +54,29 @@ expect_failure "samples of 65535^3 bytes" 2 "huge-sample.h5: /images has samples
 run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=huge-count.h5
 expect_failure "2^40 samples" 2 "huge-count.h5: /images declares 1099511627776 samples"
 
+# NaN pixels in a float dataset. Through tanh alone the loss turns NaN, and the
+# message names the data, not the learning rate; relu and max pooling map NaN to a
+# number, so the loss stays finite while the weights turn NaN: the checkpoint is
+# refused.
+$PYTHON - <<'PY'
+import h5py, numpy as np
+with h5py.File("blobs-train.h5", "r") as src, h5py.File("nan-pixels.h5", "w") as f:
+    x = src["images"][()].astype(np.float32) / 255
+    x[7, 3, 3, 0] = np.nan
+    f["images"] = x
+    f["labels"] = src["labels"][()]
+    f.attrs["format"] = "shardnet-dataset"
+PY
+sed -e '/maxpool2d/d' blobs.yaml >no-pool.yaml
+run_ranks 2 train no-pool.yaml --set train.log_every=1000 --set data.train=nan-pixels.h5 --set data.scale=1 \
+  --set model.layers.conv.activation=tanh --set model.layers.hidden.activation=tanh --set train.max_steps=40 \
+  --set checkpoint.dir=nan-tanh
+expect_failure "NaN pixels in a float dataset, tanh" 2 "nan-pixels.h5 holds NaN or Inf pixels in this step's samples"
+run_ranks 2 train blobs.yaml --set train.log_every=1000 --set data.train=nan-pixels.h5 --set data.scale=1 \
+  --set train.max_steps=40 --set checkpoint.dir=nan-relu
+expect_failure "NaN pixels in a float dataset, relu" 2 "of layer 'conv' holds NaN at element 0 (from NaN or Inf in the data"
+[ ! -e nan-relu/latest.h5 ] && pass "no checkpoint of NaN weights" || fail "a checkpoint of NaN weights was written"
+
 # Positions out of range: samples_seen -1 read memory before the sample order.
 for bad in "samples_seen -1" "step -5" "epoch -1" "world_size 0"; do
   read -r key value <<<"$bad"
