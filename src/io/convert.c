@@ -156,6 +156,7 @@ sn_status sn_convert_idx(const char *images, const char *labels, const char *out
   if (st == SN_OK && idims[0] != ldims[0])
     st = sn_fail(SN_ERR_FORMAT, "%s has %u images but %s has %u labels", images, idims[0], labels, ldims[0]);
   size_t n = st == SN_OK ? idims[0] : 0, pix = st == SN_OK ? (size_t)idims[1] * idims[2] : 0;
+  if (st == SN_OK && n == 0) st = sn_fail(SN_ERR_FORMAT, "%s holds no images (its header says 0)", images);
   if (st == SN_OK && (pix == 0 || idims[1] > SN_IMAGE_MAX_SIDE || idims[2] > SN_IMAGE_MAX_SIDE ||
                       __builtin_mul_overflow(n, pix, &all)))
     st = sn_fail(SN_ERR_FORMAT, "%s: %zu images of %ux%u pixels cannot be stored", images, n, idims[1], idims[2]);

@@ -173,6 +173,13 @@ expect_failure "a gzip IDX file failing its CRC" 1 "bad-crc.idx.gz is damaged: i
 run_ranks 1 convert idx --images long-images.idx --labels ok-labels.idx --out never.h5
 expect_failure "an IDX file longer than its header says" 1 "long-images.idx has more data than its header declares"
 
+# An IDX file of 0 images, or of 0-pixel images, is no dataset.
+$PYTHON -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack(">IIII", 0x803, 0, 28, 28)); open(sys.argv[2], "wb").write(struct.pack(">II", 0x801, 0)); open(sys.argv[3], "wb").write(struct.pack(">IIII", 0x803, 2, 0, 28))' zero-images.idx zero-labels.idx flat-images.idx
+run_ranks 1 convert idx --images zero-images.idx --labels zero-labels.idx --out never.h5
+expect_failure "an IDX file of 0 images" 1 "zero-images.idx holds no images (its header says 0)"
+run_ranks 1 convert idx --images flat-images.idx --labels ok-labels.idx --out never.h5
+expect_failure "an IDX file of 0x28-pixel images" 1 "flat-images.idx: 2 images of 0x28 pixels cannot be stored"
+
 # --resume auto with latest.h5 pointing at a checkpoint that is gone: starting over
 # would have overwritten the run.
 mkdir -p dangling && ln -s ckpt-00000099.h5 dangling/latest.h5
