@@ -49,7 +49,7 @@ typedef struct {
   sn_dnnl_reorder xb_in, dy_in, dw_out;         /* backward weights */
   sn_dnnl_reorder dyd_in, wd_in, dx_out;        /* backward data */
   int dyd_shared;                               /* backward data reads backward weights' dy */
-  size_t x_bytes, xb_bytes, dy_bytes;           /* primitive-side batch buffers, for zeroing */
+  size_t xb_bytes, dy_bytes;                     /* primitive-side batch buffers, for zeroing */
   /* workspace offsets (bytes) */
   size_t f_src, f_wei, f_dst, f_scratch, f_total;
   size_t b_dpre, b_src, b_ddst, b_ddst_d, b_wei, b_dwei, b_dbias, b_dsrc, b_scratch, b_total;
