@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "shardnet/net.h"
-#include "shardnet/optim.h"
 
 typedef struct {
   long step;
@@ -21,8 +20,20 @@ typedef struct {
   int n_overrides;
 } sn_checkpoint_meta;
 
+/* The optimizer's state as a checkpoint holds it, described by its owner (the
+ * trainer fills it from its optimizer: io never calls into train). Each moment holds
+ * net->n_params floats in the parameter layout; only the trainable tensors are saved. */
+#define SN_CHECKPOINT_MAX_MOMENTS 4
+typedef struct {
+  const char *type;  /* "sgd", "adam", "adamw": a resume with another type is refused */
+  int64_t steps;     /* steps taken (Adam's bias correction); set by sn_checkpoint_load */
+  int n_moments;
+  const char *moment_names[SN_CHECKPOINT_MAX_MOMENTS];  /* "momentum"; "m", "v" */
+  float *moments[SN_CHECKPOINT_MAX_MOMENTS];
+} sn_optimizer_state;
+
 /* Writes net (and opt when not NULL) with meta to path atomically. */
-sn_status sn_checkpoint_write(const char *path, const sn_net *net, sn_optimizer *opt,
+sn_status sn_checkpoint_write(const char *path, const sn_net *net, const sn_optimizer_state *opt,
                               const sn_checkpoint_meta *meta);
 
 /* What a checkpoint says about itself, before any weights are read. */
@@ -41,9 +52,10 @@ typedef struct {
 sn_status sn_checkpoint_read_info(const char *path, sn_checkpoint_info *info);
 void sn_checkpoint_info_free(sn_checkpoint_info *info);
 
-/* Loads the weights (and the optimizer state when opt is not NULL) into net, whose
- * layers must match the file's by name and shape: the first mismatch is named. */
-sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer *opt);
+/* Loads the weights (and the optimizer state when opt is not NULL: its moments and
+ * steps) into net, whose layers must match the file's by name and shape: the first
+ * mismatch is named. */
+sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer_state *opt);
 
 /* Keras order of parameter k of layer i: dims (returned count) and a copy of src
  * (values in shardnet's layout) rearranged into dst. import does the reverse. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "shardnet/args.h"
+#include "shardnet/checkpoint.h"
 #include "shardnet/status.h"
 
 typedef enum { SN_OPT_SGD, SN_OPT_ADAM, SN_OPT_ADAMW } sn_optim_kind;
@@ -54,5 +55,9 @@ void sn_optimizer_set_steps(sn_optimizer *opt, int64_t steps);
 int sn_optimizer_n_moments(const sn_optimizer *opt);
 const char *sn_optimizer_moment_name(const sn_optimizer *opt, int k);
 float *sn_optimizer_moment(sn_optimizer *opt, int k);
+
+/* The state a checkpoint saves and loads, pointing into opt's moments; after a load,
+ * state->steps is to be given back with sn_optimizer_set_steps. */
+void sn_optimizer_describe(sn_optimizer *opt, sn_optimizer_state *state);
 
 #endif

@@ -66,6 +66,7 @@ typedef struct sn_trainer {
   double step_seconds, wait_seconds;
   long timed_steps;
   int quiet;                    /* no per-interval lines (tests) */
+  int dir_lock;                 /* rank 0's lock on checkpoint.dir, or -1 */
 } sn_trainer;
 
 /* Builds the net from cfg, initialises it from the seed and checks every rank holds
@@ -79,6 +80,11 @@ void sn_trainer_destroy(sn_trainer *t);
  * yet) whose layers match the model; training then continues exactly where that
  * run was. Collective: rank 0 reads the file and sends the others what it read. */
 sn_status sn_trainer_resume(sn_trainer *t, const char *from);
+
+/* Makes checkpoint.dir this run's alone until the trainer is destroyed (rank 0
+ * locks it): a second run given the same dir fails naming the run that holds it.
+ * `train` claims it before resuming. Collective. */
+sn_status sn_trainer_claim_checkpoint_dir(sn_trainer *t);
 
 /* Collective: records a Chrome trace of the following steps (write it with
  * sn_trace_write(t->trace, path) at the end). */

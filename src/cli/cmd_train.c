@@ -48,7 +48,8 @@ static sn_status train_body(sn_dist *d, void *ctx) {
     t->overrides = o->sets.items;
     t->n_overrides = o->sets.count;
     t->stop_request = &stop_requested;
-    if (o->resume) st = sn_trainer_resume(t, o->resume);
+    st = sn_trainer_claim_checkpoint_dir(t);
+    if (st == SN_OK && o->resume) st = sn_trainer_resume(t, o->resume);
     if (st == SN_OK && o->trace) st = sn_trainer_trace(t);
   }
   if (st == SN_OK) st = sn_trainer_run(t);

@@ -95,19 +95,19 @@ static sn_status write_weights(hid_t file, const sn_net *net, float *scratch) {
 }
 
 /* /optimizer/<moment>/... mirrors /model_weights for the trainable tensors. */
-static sn_status write_optimizer(hid_t file, const sn_net *net, sn_optimizer *opt, float *scratch) {
+static sn_status write_optimizer(hid_t file, const sn_net *net, const sn_optimizer_state *opt, float *scratch) {
   hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) return sn_fail(SN_ERR_IO, "cannot create /optimizer");
-  sn_status st = sn_h5_write_string_attr(g, "type", sn_optim_names[sn_optimizer_kind(opt)]);
-  if (st == SN_OK) st = sn_h5_write_int_attr(g, "step", (long long)sn_optimizer_steps(opt));
-  for (int m = 0; m < sn_optimizer_n_moments(opt) && st == SN_OK; m++) {
-    hid_t mg = H5Gcreate2(g, sn_optimizer_moment_name(opt, m), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  sn_status st = sn_h5_write_string_attr(g, "type", opt->type);
+  if (st == SN_OK) st = sn_h5_write_int_attr(g, "step", (long long)opt->steps);
+  for (int m = 0; m < opt->n_moments && st == SN_OK; m++) {
+    hid_t mg = H5Gcreate2(g, opt->moment_names[m], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (mg < 0) {
-      st = sn_fail(SN_ERR_IO, "cannot create /optimizer/%s", sn_optimizer_moment_name(opt, m));
+      st = sn_fail(SN_ERR_IO, "cannot create /optimizer/%s", opt->moment_names[m]);
       break;
     }
     st = write_names(mg, net, 1);
-    const float *moment = sn_optimizer_moment(opt, m);
+    const float *moment = opt->moments[m];
     for (int i = 0; i < net->n_layers && st == SN_OK; i++)
       for (int k = 0; k < net->layers[i].n_params && st == SN_OK; k++) {
         const sn_param *p = &net->layers[i].params[k];
@@ -150,13 +150,13 @@ static sn_status sync_path(const char *path, int directory) {
  * for: HDF5 1.10 leaves a file whose write failed half-closed, and closing it again
  * at MPI_Finalize crashed the process after the error was reported. The estimate is
  * the tensors' bytes, the config text and 1 MB for HDF5's metadata. */
-static sn_status check_room(const char *path, const sn_net *net, const sn_optimizer *opt,
+static sn_status check_room(const char *path, const sn_net *net, const sn_optimizer_state *opt,
                             const sn_checkpoint_meta *meta) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", path);
   struct statvfs fs;
   if (statvfs(dirname(dir), &fs) != 0) return SN_OK;  /* the create reports what is wrong */
-  const int copies = 1 + (opt ? sn_optimizer_n_moments(opt) : 0);
+  const int copies = 1 + (opt ? opt->n_moments : 0);
   const double need = sizeof(float) * ((double)net->n_params * copies + (double)net->n_state) +
                       (meta->config_text ? (double)strlen(meta->config_text) : 0.0) + 1048576.0;
   const double room = (double)fs.f_bavail * (double)fs.f_frsize;
@@ -166,8 +166,8 @@ static sn_status check_room(const char *path, const sn_net *net, const sn_optimi
   return SN_OK;
 }
 
-static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, sn_optimizer *opt,
-                              const sn_checkpoint_meta *meta) {
+static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, const sn_optimizer_state *opt,
+                                           const sn_checkpoint_meta *meta) {
   sn_h5_quiet();
   sn_status room = check_room(path, net, opt, meta);
   if (room != SN_OK) return sn_fail_context(room, "checkpoint %s not written", path);
@@ -208,7 +208,7 @@ static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, 
 }
 
 /* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
-sn_status sn_checkpoint_write(const char *path, const sn_net *net, sn_optimizer *opt,
+sn_status sn_checkpoint_write(const char *path, const sn_net *net, const sn_optimizer_state *opt,
                               const sn_checkpoint_meta *meta) {
   sn_h5_lock();
   sn_status st = checkpoint_write_unlocked(path, net, opt, meta);
@@ -360,7 +360,7 @@ static sn_status check_layers(hid_t group, const sn_net *net) {
   return st;
 }
 
-static sn_status load_groups(hid_t file, sn_net *net, sn_optimizer *opt, float *scratch) {
+static sn_status load_groups(hid_t file, sn_net *net, sn_optimizer_state *opt, float *scratch) {
   hid_t g = H5Gopen2(file, "model_weights", H5P_DEFAULT);
   if (g < 0) return sn_fail(SN_ERR_FORMAT, "no /model_weights");
   sn_status st = check_layers(g, net);
@@ -374,20 +374,21 @@ static sn_status load_groups(hid_t file, sn_net *net, sn_optimizer *opt, float *
   char type[16];
   long long step = 0;
   st = sn_h5_read_string_attr(g, "type", type, sizeof type, 1);
-  if (st == SN_OK && strcmp(type, sn_optim_names[sn_optimizer_kind(opt)]))
-    st = sn_fail(SN_ERR_FORMAT, "its optimizer is %s but the config asks for %s", type,
-                 sn_optim_names[sn_optimizer_kind(opt)]);
+  if (st == SN_OK && strcmp(type, opt->type))
+    st = sn_fail(SN_ERR_FORMAT, "its optimizer is %s but the config asks for %s", type, opt->type);
   if (st == SN_OK) st = sn_h5_read_int_attr(g, "step", &step);
-  if (st == SN_OK) sn_optimizer_set_steps(opt, step);
-  for (int m = 0; m < sn_optimizer_n_moments(opt) && st == SN_OK; m++) {
+  if (st == SN_OK && (step < 0 || step > (1LL << 53)))
+    st = sn_fail(SN_ERR_FORMAT, "/optimizer attribute 'step' is %lld, outside 0 to 2^53", step);
+  if (st == SN_OK) opt->steps = step;
+  for (int m = 0; m < opt->n_moments && st == SN_OK; m++) {
     char where[64];
-    snprintf(where, sizeof where, "/optimizer/%s", sn_optimizer_moment_name(opt, m));
-    hid_t mg = H5Gopen2(g, sn_optimizer_moment_name(opt, m), H5P_DEFAULT);
+    snprintf(where, sizeof where, "/optimizer/%s", opt->moment_names[m]);
+    hid_t mg = H5Gopen2(g, opt->moment_names[m], H5P_DEFAULT);
     if (mg < 0) {
       st = sn_fail(SN_ERR_FORMAT, "no %s", where);
       break;
     }
-    float *moment = sn_optimizer_moment(opt, m);
+    float *moment = opt->moments[m];
     for (int i = 0; i < net->n_layers && st == SN_OK; i++)
       for (int k = 0; k < net->layers[i].n_params && st == SN_OK; k++) {
         const sn_param *p = &net->layers[i].params[k];
@@ -399,7 +400,7 @@ static sn_status load_groups(hid_t file, sn_net *net, sn_optimizer *opt, float *
   return st;
 }
 
-static sn_status checkpoint_load_unlocked(const char *path, sn_net *net, sn_optimizer *opt) {
+static sn_status checkpoint_load_unlocked(const char *path, sn_net *net, sn_optimizer_state *opt) {
   hid_t file;
   SN_TRY(sn_h5_open_read(NULL, path, &file));
   size_t largest = 1;
@@ -419,7 +420,7 @@ static sn_status checkpoint_load_unlocked(const char *path, sn_net *net, sn_opti
 }
 
 /* HDF5 is not thread-safe here: a stream reader's thread may be reading. */
-sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer *opt) {
+sn_status sn_checkpoint_load(const char *path, sn_net *net, sn_optimizer_state *opt) {
   sn_h5_lock();
   sn_status st = checkpoint_load_unlocked(path, net, opt);
   sn_h5_unlock();

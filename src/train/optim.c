@@ -159,6 +159,15 @@ void sn_optimizer_step(sn_optimizer *opt, float *params, const float *grads, flo
 sn_optim_kind sn_optimizer_kind(const sn_optimizer *opt) { return opt->kind; }
 double sn_optimizer_lr(const sn_optimizer *opt) { return opt->lr; }
 int64_t sn_optimizer_steps(const sn_optimizer *opt) { return opt->steps; }
+
+void sn_optimizer_describe(sn_optimizer *opt, sn_optimizer_state *state) {
+  *state = (sn_optimizer_state){.type = sn_optim_names[opt->kind], .steps = opt->steps};
+  state->n_moments = sn_optimizer_n_moments(opt);
+  for (int m = 0; m < state->n_moments; m++) {
+    state->moment_names[m] = sn_optimizer_moment_name(opt, m);
+    state->moments[m] = sn_optimizer_moment(opt, m);
+  }
+}
 void sn_optimizer_set_steps(sn_optimizer *opt, int64_t steps) { opt->steps = steps; }
 int sn_optimizer_n_moments(const sn_optimizer *opt) { return opt->n_moments; }
 

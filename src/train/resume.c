@@ -20,8 +20,11 @@ static sn_status read_checkpoint(sn_trainer *t, const char *path) {
   if (st == SN_OK && info.samples_seen + t->cfg->train.batch_size > (long)t->train->n)
     st = sn_fail(SN_ERR_CONFIG, "%s stopped at sample %ld of an epoch, past the training set's %zu samples",
                  path, info.samples_seen, t->train->n);
-  if (st == SN_OK) st = sn_checkpoint_load(path, t->net, t->opt);
+  sn_optimizer_state state;
+  sn_optimizer_describe(t->opt, &state);
+  if (st == SN_OK) st = sn_checkpoint_load(path, t->net, &state);
   if (st == SN_OK) {
+    sn_optimizer_set_steps(t->opt, state.steps);
     t->at.step = info.step;
     t->at.epoch = info.epoch;
     t->at.position = info.samples_seen;

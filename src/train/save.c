@@ -11,6 +11,7 @@
 
 #include "shardnet/checkpoint.h"
 #include "shardnet/timer.h"
+#include "train/dir_lock.h"
 #include "train/save.h"
 
 #define LATEST "latest.h5"
@@ -93,11 +94,19 @@ sn_status sn_trainer_save(sn_trainer *t) {
                                .config_text = c->resolved,
                                .overrides = t->overrides,
                                .n_overrides = t->n_overrides};
-    st = sn_checkpoint_write(path, t->net, t->opt, &meta);
+    sn_optimizer_state state;
+    sn_optimizer_describe(t->opt, &state);
+    st = sn_checkpoint_write(path, t->net, &state, &meta);
     if (st == SN_OK) st = point_latest(c->checkpoint.dir, name);
     if (st == SN_OK) prune(c->checkpoint.dir, c->checkpoint.keep > 0 ? c->checkpoint.keep : 1);
   }
   st = sn_dist_agree(t->dist, st);
   sn_trace_add(t->trace, SN_TRACK_IO, "checkpoint", t0, sn_now());
   return st;
+}
+
+sn_status sn_trainer_claim_checkpoint_dir(sn_trainer *t) {
+  sn_status st = SN_OK;
+  if (sn_dist_rank(t->dist) == 0 && t->dir_lock < 0) st = sn_dir_lock(t->cfg->checkpoint.dir, &t->dir_lock);
+  return sn_dist_agree(t->dist, st);
 }

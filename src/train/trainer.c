@@ -13,6 +13,7 @@
 #include "shardnet/memory.h"
 #include "shardnet/part.h"
 #include "shardnet/timer.h"
+#include "train/dir_lock.h"
 #include "train/report.h"
 #include "train/save.h"
 
@@ -110,6 +111,7 @@ sn_status sn_trainer_create(sn_dist *dist, sn_config *cfg, sn_trainer **out) {
   if (!t) return sn_fail(SN_ERR_NOMEM, "cannot allocate the trainer");
   t->dist = dist;
   t->cfg = cfg;
+  t->dir_lock = -1;
   sn_status st = setup(t);
   if (st != SN_OK) {
     sn_trainer_destroy(t);
@@ -132,6 +134,7 @@ void sn_trainer_destroy(sn_trainer *t) {
   sn_dataset_free(t->train);
   sn_dataset_free(t->test);
   sn_net_destroy(t->net);
+  sn_dir_unlock(t->dir_lock);
   free(t);
 }
 

@@ -29,4 +29,18 @@ grep "^shardnet: error:" "$ERR" | grep -qE "the loss became (NaN|infinite) at st
   pass "the NaN message names the step" || fail "the NaN message does not name the step"
 run_ranks 2 train blobs.yaml --set train.epochz=3
 expect_failure "unknown config key" 2 "epochz"
+
+# Two runs given one checkpoint dir would prune each other's checkpoints: the second
+# is refused, naming the first; the first goes on and stops cleanly. A run that is
+# gone (here stopped, in a cluster requeued or killed) leaves no stale lock.
+"$SHARDNET" train blobs.yaml --set checkpoint.dir=shared --set train.epochs=100000 --quiet >first.out 2>&1 &
+first=$!
+for _ in $(seq 100); do [ -s shared/.lock ] && break; sleep 0.1; done
+run_ranks 2 train blobs.yaml --set checkpoint.dir=shared --set train.max_steps=5
+expect_failure "a checkpoint dir in use by another run" 2 "checkpoint.dir shared is in use by another run (pid $first on"
+kill -TERM "$first"
+wait "$first"
+[ $? -eq 75 ] && pass "the first run stopped cleanly (75)" || fail "the first run did not stop cleanly: $(tail -2 first.out)"
+run_ranks 2 train blobs.yaml --set checkpoint.dir=shared --set train.max_steps=5 --resume latest
+expect_success "the dir, free again, takes a resumed run"
 finish
