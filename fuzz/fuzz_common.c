@@ -2,6 +2,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "fuzz_common.h"
 
+#include "shardnet/config.h"
+#include "shardnet/net.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,4 +37,31 @@ const char *sn_fuzz_out(const char *name) {
   const char *path = scratch(name);
   unlink(path);
   return path;
+}
+
+/* Kept in step with fuzz/corpus/model.yaml, which made the seed checkpoints. */
+static const char model_yaml[] =
+    "seed: 3\n"
+    "data: {train: fuzz.h5, scale: 0.00392157}\n"
+    "model:\n"
+    "  input: [1, 8, 8]\n"
+    "  layers:\n"
+    "    - {type: conv2d, name: conv, filters: 4, kernel: 3, padding: same, activation: relu}\n"
+    "    - {type: maxpool2d, name: pool, size: 2}\n"
+    "    - {type: flatten, name: flat}\n"
+    "    - {type: dense, name: logits, units: 4}\n"
+    "  loss: softmax_cross_entropy\n"
+    "train:\n"
+    "  batch_size: 4\n"
+    "  optimizer: {type: adam, lr: 0.01}\n";
+
+void sn_fuzz_model(struct sn_config **cfg, struct sn_net **net) {
+  static sn_config *c;
+  static sn_net *n;
+  if (!n) {
+    if (sn_config_parse(model_yaml, "fuzz model", NULL, 0, &c) != SN_OK) abort();
+    if (sn_net_create(&c->model, &n) != SN_OK) abort();
+  }
+  *cfg = c;
+  *net = n;
 }

@@ -12,4 +12,11 @@ const char *sn_fuzz_file(const char *name, const uint8_t *data, size_t n);
 /* A path in the same folder for a file the target writes (removed first). */
 const char *sn_fuzz_out(const char *name);
 
+struct sn_config;
+struct sn_net;
+/* The model the dataset and checkpoint targets read files for, built once: the
+ * integration tests' 8x8x1, 4-class convnet (fuzz/corpus/model.yaml describes it),
+ * with Adam. Aborts if it cannot be built. */
+void sn_fuzz_model(struct sn_config **cfg, struct sn_net **net);
+
 #endif

@@ -46,6 +46,7 @@ sn_status sn_h5_open_local(const char *path, hid_t *file) {
   sn_h5_quiet();
   sn_status st = SN_OK;
   if (H5Fis_hdf5(path) <= 0) st = sn_fail(SN_ERR_FORMAT, "%s is not an HDF5 file", path);
+  if (st == SN_OK) st = sn_h5_preflight(path);
   if (st == SN_OK) *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (st == SN_OK && *file < 0) st = sn_fail(SN_ERR_FORMAT, "%s cannot be opened as HDF5 (corrupt or truncated?)", path);
   sn_h5_unlock();
@@ -59,6 +60,7 @@ sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
   if (access(path, R_OK) != 0) return sn_fail(SN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
   htri_t is = H5Fis_hdf5(path);
   if (is <= 0) return sn_fail(SN_ERR_FORMAT, "%s is not an HDF5 file", path);
+  SN_TRY(sn_h5_preflight(path));
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (d) H5Pset_fapl_mpio(fapl, sn_dist_comm(d), MPI_INFO_NULL);
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -155,9 +157,26 @@ sn_status sn_h5_write_ints_attr(hid_t obj, const char *name, const long long *va
 sn_status sn_h5_read_int_attr(hid_t obj, const char *name, long long *value) {
   if (H5Aexists(obj, name) <= 0) return sn_fail(SN_ERR_FORMAT, "attribute '%s' is missing", name);
   hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-  herr_t err = H5Aread(attr, H5T_NATIVE_LLONG, value);
-  H5Aclose(attr);
-  return err < 0 ? sn_fail(SN_ERR_FORMAT, "attribute '%s' is not an integer", name) : SN_OK;
+  hid_t type = attr < 0 ? H5I_INVALID_HID : H5Aget_type(attr);
+  hid_t space = attr < 0 ? H5I_INVALID_HID : H5Aget_space(attr);
+  const hssize_t count = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  const H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+  sn_status st = SN_OK;
+  /* the value is read into one integer: an array (h5py's attrs["step"] = [1, 2]) was
+   * written past it, an empty one left it unset, and a float or string was converted
+   * without a word */
+  if (attr < 0 || count < 0)
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+  else if (cls != H5T_INTEGER)
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' is not an integer", name);
+  else if (count != 1)
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' must be one integer, but holds %lld", name, (long long)count);
+  else if (H5Aread(attr, H5T_NATIVE_LLONG, value) < 0)
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+  if (space >= 0) H5Sclose(space);
+  if (type >= 0) H5Tclose(type);
+  if (attr >= 0) H5Aclose(attr);
+  return st;
 }
 
 sn_status sn_h5_write_strings_attr(hid_t obj, const char *name, const char *const *values, int n) {

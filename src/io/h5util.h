@@ -25,6 +25,12 @@ sn_status sn_h5_open_local(const char *path, hid_t *file);
 void sn_h5_lock(void);
 void sn_h5_unlock(void);
 
+/* Walks path's HDF5 metadata in a child process (io/h5_preflight.c): a file whose
+ * metadata crashes libhdf5 or never finishes is refused in one line, before this
+ * process reads it. The open functions above call it. SHARDNET_H5_PREFLIGHT sets the
+ * time limit in seconds (20), and 0 turns it off (a system where fork is not allowed). */
+sn_status sn_h5_preflight(const char *path);
+
 /* SN_OK when path is a regular file; else one line: it is missing, or a device, FIFO
  * or directory, which readers would block on or read forever (/dev/zero). */
 sn_status sn_require_regular_file(const char *path);
