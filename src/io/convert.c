@@ -114,6 +114,11 @@ static sn_status open_idx(const char *path, int rank, uint32_t *dims, gzFile *ou
   return st;
 }
 
+/* IDX label files number their classes from 0: MNIST and Fashion-MNIST 10, EMNIST
+ * at most 62, Kuzushiji 49. A larger byte, without class names to say the set
+ * really has that many, is damage (a bit flip, the wrong file). */
+#define IDX_UNNAMED_CLASSES 100
+
 /* Labels of an IDX label file, each checked against the class names. */
 static sn_status read_idx_labels(gzFile f, const char *path, size_t n, int n_class_names, int32_t *labels) {
   uint8_t *raw = malloc(n + 1);
@@ -123,6 +128,10 @@ static sn_status read_idx_labels(gzFile f, const char *path, size_t n, int n_cla
     if (n_class_names && labels[i] >= n_class_names)
       st = sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu has no class name (%d given)", path, labels[i], i,
                    n_class_names);
+    else if (!n_class_names && labels[i] >= IDX_UNNAMED_CLASSES)
+      st = sn_fail(SN_ERR_FORMAT, "%s: label %d of sample %zu is not a class number of an IDX set (0 to %d); "
+                   "if the set has that many classes, name them with --class-names", path, labels[i], i,
+                   IDX_UNNAMED_CLASSES - 1);
   }
   free(raw);
   return st;

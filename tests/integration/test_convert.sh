@@ -19,6 +19,7 @@ gzip.open("lab.idx.gz", "wb").write(idx_labels)
 open("img-short.idx", "wb").write(idx_images[:-7])
 open("img-magic.idx", "wb").write(struct.pack(">IIII", 0x801, 5, 4, 3) + images.tobytes())
 open("lab-four.idx", "wb").write(struct.pack(">II", 0x801, 4) + labels[:4].tobytes())
+open("lab-200.idx", "wb").write(struct.pack(">II", 0x801, 5) + bytes([0, 2, 200, 2, 0]))
 np.save("expect-images.npy", images)
 planes = rng.integers(0, 256, size=(3, 3, 32, 32), dtype=np.uint8)  # record, channel, h, w
 cifar = b"".join(bytes([k]) + planes[i].tobytes() for i, k in enumerate([3, 9, 0]))
@@ -74,6 +75,9 @@ expect_convert_error "wrong IDX magic" "img-magic.idx is not an IDX file of 3-D 
 expect_convert_error "image and label counts differ" "img.idx has 5 images but lab-four.idx has 4 labels" \
   idx --images img.idx --labels lab-four.idx --out x.h5
 expect_convert_error "missing IDX file" "cannot open nothing.idx" idx --images nothing.idx --labels lab.idx --out x.h5
+expect_convert_error "a label byte of 200 without class names" \
+  "lab-200.idx: label 200 of sample 2 is not a class number of an IDX set (0 to 99)" \
+  idx --images img.idx --labels lab-200.idx --out x.h5
 expect_convert_error "a label without a class name" "label 2 of sample 1 has no class name (2 given)" \
   idx --images img.idx --labels lab.idx --class-names a,b --out x.h5
 [ ! -e x.h5 ] && pass "no output file after a failed conversion" || fail "a failed conversion left x.h5"
