@@ -19,11 +19,11 @@
 /* 2: `config` is the resolved configuration, overrides applied (1: as written). */
 #define CHECKPOINT_VERSION 2
 
-static void dims_text(const int *dims, int n, char *buf, size_t cap) {
+static void dims_text(const long long *dims, int n, char *buf, size_t cap) {
   buf[0] = '\0';
   for (int i = 0; i < n; i++) {
     size_t len = strlen(buf);
-    snprintf(buf + len, cap - len, i ? "x%d" : "%d", dims[i]);
+    snprintf(buf + len, cap - len, i ? "x%lld" : "%lld", dims[i]);
   }
 }
 
@@ -301,22 +301,30 @@ static sn_status read_tensor(hid_t group, const char *where, const sn_net *net, 
   htri_t exists = H5Lexists(group, path, H5P_DEFAULT) > 0 ? 1 : 0;
   if (!exists) return sn_fail(SN_ERR_FORMAT, "the checkpoint has no %s/%s", where, path);
   hid_t dset = H5Dopen2(group, path, H5P_DEFAULT);
-  hid_t space = H5Dget_space(dset);
-  hsize_t hd[8] = {0};
-  int nd = H5Sget_simple_extent_ndims(space);
-  if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, hd, NULL);
-  H5Sclose(space);
-  int want[4], have[8];
-  int wn = sn_keras_dims(net, i, k, want);
+  if (dset < 0) return sn_fail(SN_ERR_FORMAT, "the checkpoint's %s/%s is not a dataset", where, path);
+  hsize_t hd[SN_H5_MAX_RANK] = {0};
+  int nd;
+  size_t row;
+  char name[4 * SN_NAME_CAP];
+  snprintf(name, sizeof name, "%s/%s", where + 1, path);
+  sn_status shape = sn_h5_shape(dset, "the checkpoint", name, 1, SN_H5_MAX_RANK, SIZE_MAX, hd, &nd, &row);
+  if (shape != SN_OK) {
+    H5Dclose(dset);
+    return shape;
+  }
+  int want[4];
+  long long have[SN_H5_MAX_RANK], wanted[4];
+  const int wn = sn_keras_dims(net, i, k, want);
   int same = nd == wn;
-  for (int d = 0; d < nd && d < 8; d++) {
-    have[d] = (int)hd[d];
-    if (d < wn && have[d] != want[d]) same = 0;
+  for (int d = 0; d < wn; d++) wanted[d] = want[d];
+  for (int d = 0; d < nd; d++) {
+    have[d] = (long long)hd[d];
+    if (d < wn && hd[d] != (hsize_t)want[d]) same = 0;
   }
   if (!same) {
     char a[64], b[64];
-    dims_text(have, nd > 0 && nd <= 8 ? nd : 0, a, sizeof a);
-    dims_text(want, wn, b, sizeof b);
+    dims_text(have, nd, a, sizeof a);
+    dims_text(wanted, wn, b, sizeof b);
     H5Dclose(dset);
     return sn_fail(SN_ERR_SHAPE, "layer '%s' %s:0 has shape %s in the checkpoint but %s in the model", l->name,
                    l->params[k].name, a, b);

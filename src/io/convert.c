@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "io/h5util.h"
+#include "shardnet/checked.h"
 #include "io/image_decode.h"
 #include "shardnet/config.h"
 #include "shardnet/dataset_writer.h"
@@ -164,10 +165,11 @@ sn_status sn_convert_idx(const char *images, const char *labels, const char *out
   if (st == SN_OK) st = open_idx(labels, 1, ldims, &fl);
   if (st == SN_OK && idims[0] != ldims[0])
     st = sn_fail(SN_ERR_FORMAT, "%s has %u images but %s has %u labels", images, idims[0], labels, ldims[0]);
-  size_t n = st == SN_OK ? idims[0] : 0, pix = st == SN_OK ? (size_t)idims[1] * idims[2] : 0;
+  const size_t n = st == SN_OK ? idims[0] : 0, shape[3] = {n, st == SN_OK ? idims[1] : 0, st == SN_OK ? idims[2] : 0};
+  size_t pix = 0;
   if (st == SN_OK && n == 0) st = sn_fail(SN_ERR_FORMAT, "%s holds no images (its header says 0)", images);
-  if (st == SN_OK && (pix == 0 || idims[1] > SN_IMAGE_MAX_SIDE || idims[2] > SN_IMAGE_MAX_SIDE ||
-                      __builtin_mul_overflow(n, pix, &all)))
+  if (st == SN_OK && (!sn_size_product(shape + 1, 2, &pix) || pix == 0 || idims[1] > SN_IMAGE_MAX_SIDE ||
+                      idims[2] > SN_IMAGE_MAX_SIDE || !sn_size_product(shape, 3, &all)))
     st = sn_fail(SN_ERR_FORMAT, "%s: %zu images of %ux%u pixels cannot be stored", images, n, idims[1], idims[2]);
   if (st == SN_OK && !(labs = malloc((n + 1) * sizeof *labs))) st = sn_fail(SN_ERR_NOMEM, "cannot hold %zu labels", n);
   if (st == SN_OK) st = read_idx_labels(fl, labels, n, n_class_names, labs);

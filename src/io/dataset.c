@@ -57,18 +57,21 @@ static sn_status inspect_images(sn_dataset *ds) {
   if (H5Lexists(s->file, "images", H5P_DEFAULT) <= 0) return sn_fail(SN_ERR_FORMAT, "%s has no /images dataset", ds->path);
   hid_t set = H5Dopen2(s->file, "images", H5P_DEFAULT);
   if (set < 0) return sn_fail(SN_ERR_FORMAT, "%s: /images is not a dataset", ds->path);
-  hid_t space = H5Dget_space(set), type = H5Dget_type(set);
-  hsize_t dims[8] = {0};
-  int nd = H5Sget_simple_extent_ndims(space);
-  if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+  hsize_t dims[SN_H5_MAX_RANK] = {0};
+  int nd;
+  size_t sample;
+  const sn_status shape = sn_h5_shape(set, ds->path, "images", 3, 4, SIZE_MAX, dims, &nd, &sample);
+  hid_t type = H5Dget_type(set);
   H5T_class_t cls = H5Tget_class(type);
   size_t tsize = H5Tget_size(type);
   H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_ERROR;
-  H5Sclose(space);
   H5Tclose(type);
   H5Dclose(set);
-  if (nd != 3 && nd != 4)
-    return sn_fail(SN_ERR_FORMAT, "%s: /images must have shape (N, H, W, C), it has %d dimensions", ds->path, nd);
+  if (shape != SN_OK) {
+    if (nd != 3 && nd != 4)
+      return sn_fail(SN_ERR_FORMAT, "%s: /images must have shape (N, H, W, C), it has %d dimensions", ds->path, nd);
+    return shape;
+  }
   /* what the readers convert to: anything else would be narrowed without a word */
   const int is_uint8 = cls == H5T_INTEGER && tsize == 1 && sign == H5T_SGN_NONE;
   if (!is_uint8 && !(cls == H5T_FLOAT && tsize == 4))
@@ -77,10 +80,7 @@ static sn_status inspect_images(sn_dataset *ds) {
                    cls == H5T_FLOAT ? "float" : cls != H5T_INTEGER ? "non-numeric " : sign == H5T_SGN_NONE ? "uint" : "int",
                    8 * tsize);
   /* bounded so that sizes stay far from overflow, and sample indices fit 32 bits */
-  const int nc = nd == 4 ? 3 : 2;
-  double sample = 1.0;
-  for (int i = 1; i <= nc; i++) sample *= (double)dims[i];
-  if (sample < 1 || sample > SN_MAX_INPUT_SIZE || dims[1] > SN_MAX_INPUT_SIDE || dims[2] > SN_MAX_INPUT_SIDE ||
+  if (sample > SN_MAX_INPUT_SIZE || dims[1] > SN_MAX_INPUT_SIDE || dims[2] > SN_MAX_INPUT_SIDE ||
       (nd == 4 && dims[3] > SN_MAX_INPUT_SIDE))
     return sn_fail(SN_ERR_FORMAT, "%s: /images has samples of %llux%llux%llu; each size must be 1 to %d and a "
                    "sample at most %d values", ds->path, (unsigned long long)dims[1], (unsigned long long)dims[2],
@@ -109,23 +109,23 @@ static sn_status inspect_answers(sn_dataset *ds) {
     return sn_fail(SN_ERR_FORMAT, "%s has neither /labels nor /targets", ds->path);
   hid_t set = H5Dopen2(s->file, name, H5P_DEFAULT);
   if (set < 0) return sn_fail(SN_ERR_FORMAT, "%s: /%s is not a dataset", ds->path, name);
-  hid_t space = H5Dget_space(set), type = H5Dget_type(set);
-  hsize_t dims[8] = {0};
-  int nd = H5Sget_simple_extent_ndims(space);
-  if (nd > 0 && nd <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+  hsize_t dims[SN_H5_MAX_RANK] = {0};
+  int nd;
+  size_t row;
+  const sn_status shape = sn_h5_shape(set, ds->path, name, 1, SN_H5_MAX_RANK, SN_MAX_INPUT_SIZE, dims, &nd, &row);
+  hid_t type = H5Dget_type(set);
   H5T_class_t cls = H5Tget_class(type);
-  H5Sclose(space);
   H5Tclose(type);
   H5Dclose(set);
-  if (nd < 1 || dims[0] != ds->n)
+  SN_TRY(shape);
+  if (dims[0] != ds->n)
     return sn_fail(SN_ERR_FORMAT, "%s: /%s has %llu entries but /images has %zu samples", ds->path, name,
                    nd < 1 ? 0ull : (unsigned long long)dims[0], ds->n);
   if (ds->has_labels && (nd != 1 || cls != H5T_INTEGER))
     return sn_fail(SN_ERR_FORMAT, "%s: /labels must be one integer per sample", ds->path);
   if (!ds->has_labels && cls != H5T_INTEGER && cls != H5T_FLOAT)
     return sn_fail(SN_ERR_FORMAT, "%s: /targets must hold numbers", ds->path);
-  ds->target_size = 1;
-  for (int i = 1; i < nd; i++) ds->target_size *= (size_t)dims[i];
+  ds->target_size = row;
   ds->answer_bytes = ds->has_labels ? sizeof(int32_t) : ds->target_size * sizeof(float);
   s->answer_type = ds->has_labels ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
   size_t chunk_rows;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/h5util.h"
+#include "shardnet/checked.h"
 #include "shardnet/config.h"
 
 #define DATASET_FORMAT "shardnet-dataset"
@@ -83,13 +84,13 @@ static sn_status check_header(const char *path, const sn_dataset_header *h, size
                        !(config & H5Z_FILTER_CONFIG_ENCODE_ENABLED)))
     return sn_fail(SN_ERR_UNSUPPORTED, "cannot compress %s: this HDF5 library has no deflate (zlib) filter", path);
   size_t elem = h->is_float ? sizeof(float) : 1, bytes = 0, all = 0;
-  if (__builtin_mul_overflow((size_t)h->h * (size_t)h->w, (size_t)h->c * elem, &bytes) ||
-      __builtin_mul_overflow(bytes, h->n, &all) || bytes > HDF5_CHUNK_MAX)
+  const size_t sample[4] = {(size_t)h->h, (size_t)h->w, (size_t)h->c, elem};
+  if (!sn_size_product(sample, 4, &bytes) || !sn_size_mul(bytes, h->n, &all) || bytes > HDF5_CHUNK_MAX)
     return sn_fail(SN_ERR_INVALID, "%s: %zu samples of %dx%dx%d are too large (a sample is at most 4 GiB)", path,
                    h->n, h->h, h->w, h->c);
   size_t target_bytes = 0;
-  if (h->target_size && (__builtin_mul_overflow(h->target_size, sizeof(float), &target_bytes) ||
-                         __builtin_mul_overflow(target_bytes, h->n, &all)))
+  if (h->target_size && (!sn_size_mul(h->target_size, sizeof(float), &target_bytes) ||
+                         !sn_size_mul(target_bytes, h->n, &all)))
     return sn_fail(SN_ERR_INVALID, "%s: %zu targets of %zu values are too many", path, h->n, h->target_size);
   *sample_bytes = bytes;
   return SN_OK;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dist/dist_comm.h"
+#include "shardnet/checked.h"
 
 void sn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -282,4 +283,23 @@ herr_t sn_h5_write_whole(hid_t loc, const char *name, int nd, const hsize_t *dim
   if (dset >= 0 && H5Dclose(dset) < 0) err = -1;
   if (space >= 0) H5Sclose(space);
   return err;
+}
+
+sn_status sn_h5_shape(hid_t set, const char *path, const char *name, int min_rank, int max_rank, size_t max_row,
+                      hsize_t *dims, int *rank, size_t *row) {
+  hid_t space = H5Dget_space(set);
+  const int nd = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+  if (nd >= 1 && nd <= SN_H5_MAX_RANK && H5Sget_simple_extent_dims(space, dims, NULL) < 0) dims[0] = 0;
+  if (space >= 0) H5Sclose(space);
+  *rank = nd;
+  if (nd < min_rank || nd > max_rank)
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s has %d dimensions, not %d to %d", path, name, nd, min_rank, max_rank);
+  size_t values = 1;
+  int fits = 1;
+  for (int d = 1; d < nd && fits; d++) fits = dims[d] <= SIZE_MAX && sn_size_mul(values, (size_t)dims[d], &values);
+  if (!fits || values < 1 || values > max_row)
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s has rows of %s%zu values; a row may hold 1 to %zu", path, name,
+                   fits ? "" : "more than ", fits ? values : SIZE_MAX, max_row);
+  *row = values;
+  return SN_OK;
 }

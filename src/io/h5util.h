@@ -31,6 +31,15 @@ void sn_h5_unlock(void);
  * time limit in seconds (20), and 0 turns it off (a system where fork is not allowed). */
 sn_status sn_h5_preflight(const char *path);
 
+/* The shape of dataset `name` (open as set) of file path, checked before anything is
+ * sized from it: min_rank to max_rank dimensions (max_rank at most SN_H5_MAX_RANK),
+ * and the values of one row (all dimensions but the first, multiplied without
+ * overflow) between 1 and max_row. dims receives the dimensions, *rank their count,
+ * *row the row's values. */
+#define SN_H5_MAX_RANK 8
+sn_status sn_h5_shape(hid_t set, const char *path, const char *name, int min_rank, int max_rank, size_t max_row,
+                      hsize_t *dims, int *rank, size_t *row);
+
 /* SN_OK when path is a regular file; else one line: it is missing, or a device, FIFO
  * or directory, which readers would block on or read forever (/dev/zero). */
 sn_status sn_require_regular_file(const char *path);

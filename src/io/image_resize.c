@@ -16,6 +16,8 @@
  * rounded once at the end. */
 #include "io/image_resize.h"
 
+#include "shardnet/checked.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +111,8 @@ sn_status sn_image_resize(uint8_t *dst, int dh, int dw, const uint8_t *src, int 
     return SN_OK;
   }
   size_t tmp_floats;
-  if (__builtin_mul_overflow((size_t)sh * (size_t)dw, (size_t)c, &tmp_floats) || tmp_floats > SIZE_MAX / 8)
+  const size_t tmp_shape[3] = {(size_t)sh, (size_t)dw, (size_t)c};
+  if (!sn_size_product(tmp_shape, 3, &tmp_floats) || tmp_floats > SIZE_MAX / 8)
     return sn_fail(SN_ERR_NOMEM, "cannot resize %dx%d to %dx%d: too large", sh, sw, dh, dw);
   axis_filter fx = {0}, fy = {0};
   SN_TRY(axis_make(&fx, sw, dw));
