@@ -200,9 +200,17 @@ sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, i
   hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
   hssize_t count = H5Sget_simple_extent_npoints(space);
   sn_status st = SN_OK;
-  char **out = count > 0 ? calloc((size_t)count, sizeof *out) : NULL;
-  if (H5Tget_class(type) != H5T_STRING || count <= 0 || !out) {
+  /* layer names, class names, --set options: a few thousand at most */
+  const int fits = count > 0 && count <= SN_H5_STRINGS_MAX &&
+                   (H5Tis_variable_str(type) > 0 || H5Tget_size(type) <= SN_H5_STRING_MAX);
+  char **out = fits ? calloc((size_t)count, sizeof *out) : NULL;
+  if (H5Tget_class(type) != H5T_STRING || count <= 0) {
     st = sn_fail(SN_ERR_FORMAT, "attribute '%s' is not a list of strings", name);
+  } else if (!fits) {
+    st = sn_fail(SN_ERR_FORMAT, "attribute '%s' holds %lld strings of %zu bytes; at most %d of at most %d bytes "
+                 "are read", name, (long long)count, H5Tget_size(type), SN_H5_STRINGS_MAX, SN_H5_STRING_MAX);
+  } else if (!out) {
+    st = sn_fail(SN_ERR_NOMEM, "cannot hold attribute '%s' (%lld strings)", name, (long long)count);
   } else if (H5Tis_variable_str(type) > 0) {
     hid_t mem = H5Tcopy(H5T_C_S1);
     H5Tset_size(mem, H5T_VARIABLE);
@@ -297,9 +305,11 @@ sn_status sn_h5_shape(hid_t set, const char *path, const char *name, int min_ran
   size_t values = 1;
   int fits = 1;
   for (int d = 1; d < nd && fits; d++) fits = dims[d] <= SIZE_MAX && sn_size_mul(values, (size_t)dims[d], &values);
-  if (!fits || values < 1 || values > max_row)
-    return sn_fail(SN_ERR_FORMAT, "%s: /%s has rows of %s%zu values; a row may hold 1 to %zu", path, name,
-                   fits ? "" : "more than ", fits ? values : SIZE_MAX, max_row);
+  if (!fits)
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s has rows of more than 2^64 values (its dimensions multiplied)", path, name);
+  if (values < 1 || values > max_row)
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s has rows of %zu values; a row may hold 1 to %zu", path, name, values,
+                   max_row);
   *row = values;
   return SN_OK;
 }

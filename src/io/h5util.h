@@ -46,6 +46,8 @@ sn_status sn_require_regular_file(const char *path);
 
 /* The longest fixed-size string attribute read (a checkpoint's config text fits). */
 #define SN_H5_STRING_MAX (1 << 20)
+/* The most strings a list attribute may hold (layer names, class names, overrides). */
+#define SN_H5_STRINGS_MAX 16384
 
 /* Reads a string attribute of obj into buf ("" and SN_OK when absent and !required).
  * It must hold exactly one string of at most SN_H5_STRING_MAX bytes. */

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Crafted HDF5 structure (issue 11): sizes read from a file are checked before
+# anything is sized from them, and metadata that crashes or hangs libhdf5 itself is
+# caught by the preflight walk in a child process (src/io/h5_preflight.c). Each case
+# ends in one `shardnet: error:` line on every rank.
+source "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+$PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
+cp "$SN_SOURCE_DIR/tests/integration/blobs.yaml" "$SN_SOURCE_DIR/tests/integration/regress.yaml" .
+common=(--set train.log_every=1000 --set train.max_steps=2)
+run_ranks 1 train blobs.yaml "${common[@]}" --set checkpoint.dir=run
+expect_success "a short run to have a checkpoint" || finish
+
+$PYTHON - <<'PY'
+import h5py, numpy as np, shutil
+# A bias of 4 units declared with 2^32 + 4 entries: read through an int, the length
+# matched the model's 4 and the read overran the buffer.
+shutil.copy("run/latest.h5", "long-bias.h5")
+with h5py.File("long-bias.h5", "a") as f:
+    path = "model_weights/logits/logits/bias:0"
+    del f[path]
+    f.create_dataset(path, shape=(2**32 + 4,), dtype="f4", chunks=(1024,))
+# /targets whose rows multiply past 2^64 (a few KB of sparse chunks on disk).
+with h5py.File("regress-train.h5", "r") as src, h5py.File("wide-targets.h5", "w") as f:
+    for k, v in src.attrs.items():
+        f.attrs[k] = v
+    f["images"] = src["images"][()]
+    f.create_dataset("targets", shape=(len(src["images"]), 2**32, 2**32, 2), dtype="f4", chunks=(1, 1, 1, 2))
+# class_names declaring 20,000 names (a list attribute holds at most 16,384).
+shutil.copy("blobs-test.h5", "many-names.h5")
+with h5py.File("many-names.h5", "a") as f:
+    f.attrs["class_names"] = np.array([b"x"] * 20000)
+PY
+run_ranks 2 eval long-bias.h5 --data blobs-test.h5
+expect_failure "a checkpoint tensor of 2^32 + 4 values" 2 \
+  "layer 'logits' bias:0 has shape 4294967300 in the checkpoint but 4 in the model"
+run_ranks 2 train regress.yaml "${common[@]}" --set data.train=wide-targets.h5
+expect_failure "/targets rows past 2^64 values" 2 "wide-targets.h5: /targets has rows of more than 2^64 values"
+run_ranks 2 eval run --data many-names.h5
+expect_failure "20,000 class names" 2 "attribute 'class_names' holds 20000 strings"
+
+# A checkpoint whose damaged global heap makes libhdf5 1.10 read the same block
+# forever (found by fuzz/fuzz_checkpoint): the preflight gives up after its limit.
+hang=$SN_SOURCE_DIR/tests/fuzz-regressions/checkpoint/hang-global-heap-read-loops
+export SHARDNET_H5_PREFLIGHT=2
+start=$(date +%s)
+run_ranks 2 eval "$hang" --data blobs-test.h5
+expect_failure "metadata that never finishes reading" 2 "is corrupt: reading its HDF5 metadata did not finish in 2 s"
+[ $(($(date +%s) - start)) -lt 30 ] && pass "it ended within 30 s" || fail "it took $(($(date +%s) - start)) s"
+# Good files pass the walk: the same run on the real checkpoint works.
+run_ranks 2 eval run --data blobs-test.h5
+expect_success "a good checkpoint and dataset pass the preflight"
+unset SHARDNET_H5_PREFLIGHT
+finish
