@@ -13,11 +13,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(__has_feature)
@@ -139,31 +139,38 @@ static int time_limit(void) {
 sn_status sn_h5_preflight(const char *path) {
   const int limit = time_limit();
   if (limit == 0) return SN_OK;
+  /* the child's end of the pipe closes when it exits, however it exits: the parent
+   * sleeps in poll until then, or until the limit */
+  int done[2];
+  if (pipe(done) != 0) return SN_OK;  /* no descriptors to spare: read unguarded, as before */
   /* no thread of ours may be inside HDF5 (not thread-safe) while the child copies it */
   sn_h5_lock();
   const pid_t pid = fork();
-  if (pid == 0) child(path);
-  sn_h5_unlock();
-  if (pid < 0) return SN_OK;  /* no process to spare: the file is read unguarded, as before */
-  int status = 0;
-  struct timespec tick = {0, 50 * 1000};  /* growing to 10 ms: most walks take a few ms */
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR) return SN_OK;  /* someone reaped it (SIGCHLD ignored) */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - start.tv_sec >= limit) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return sn_fail(SN_ERR_FORMAT, "%s is corrupt: reading its HDF5 metadata did not finish in %d s "
-                     "(SHARDNET_H5_PREFLIGHT sets the limit)", path, limit);
-    }
-    nanosleep(&tick, NULL);
-    if (tick.tv_nsec < 10 * 1000 * 1000) tick.tv_nsec *= 2;
+  if (pid == 0) {
+    close(done[0]);
+    child(path);
   }
+  sn_h5_unlock();
+  close(done[1]);
+  if (pid < 0) {
+    close(done[0]);
+    return SN_OK;
+  }
+  struct pollfd wait_for = {.fd = done[0], .events = POLLIN};
+  int ready;
+  do ready = poll(&wait_for, 1, limit * 1000);
+  while (ready < 0 && errno == EINTR);
+  close(done[0]);
+  int status = 0;
+  /* (a process forked meanwhile by another thread may hold the pipe open too) */
+  if (ready == 0 && waitpid(pid, &status, WNOHANG) != pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return sn_fail(SN_ERR_FORMAT, "%s is corrupt: reading its HDF5 metadata did not finish in %d s "
+                   "(SHARDNET_H5_PREFLIGHT sets the limit)", path, limit);
+  }
+  while (ready != 0 && waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return SN_OK;  /* someone else reaped it (SIGCHLD ignored) */
   if (WIFSIGNALED(status))
     return sn_fail(SN_ERR_FORMAT, "%s is corrupt: its HDF5 metadata crashed the HDF5 library (signal %d) "
                    "when read in a separate process", path, WTERMSIG(status));
