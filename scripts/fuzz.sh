@@ -18,7 +18,7 @@ seconds=${1:-60}
 targets=(config idx cifar10 dataset checkpoint)
 
 echo "== fuzz targets (clang, libFuzzer, ASan + UBSan)"
-CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSN_FUZZ=ON -DSN_BUILD_TESTS=OFF >/dev/null
+CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSN_FUZZ=ON -DSN_BUILD_TESTS=OFF -DSN_SHARED=OFF >/dev/null
 cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

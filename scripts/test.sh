@@ -24,8 +24,9 @@ echo "== tests under the sanitizers"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The Slurm and multi-host tests check launch machinery, not memory safety: they ran above.
-(cd build/sanitize && ctest --output-on-failure --timeout 1800 -LE "slurm|multihost")
+# The Slurm and multi-host tests check launch machinery, not memory safety, and the
+# install test builds programs without the sanitizers: they ran above.
+(cd build/sanitize && ctest --output-on-failure --timeout 1800 -LE "slurm|multihost|install")
 
 echo "== fuzzing (libFuzzer, ASan + UBSan): every kept crash case, then 60 s per target"
 scripts/fuzz.sh "${SN_FUZZ_SECONDS:-60}"

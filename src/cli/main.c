@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "shardnet/gemm.h"
+#include "shardnet/version.h"
 
 typedef struct {
   const char *name;
@@ -31,8 +33,17 @@ static const command commands[] = {
      "      images/s of training steps on random data, per layer, and sgemm GFLOP/s"},
 };
 
+/* What a bug report needs: this version and the libraries it runs with. */
+static void print_versions(void) {
+  printf("shardnet %s\n", SHARDNET_VERSION);
+  printf("MPI:    %s\n", sn_mpi_library_version());
+  printf("HDF5:   %s\n", sn_hdf5_library_version());
+  printf("BLAS:   %s\n", sn_blas_name());
+  printf("oneDNN: %s\n", sn_onednn_library_version());
+}
+
 static void usage(FILE *out) {
-  fprintf(out, "usage: shardnet <command> [options]\n\ncommands:\n");
+  fprintf(out, "usage: shardnet <command> [options]\n       shardnet --version\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     fprintf(out, "  %s\n", commands[i].help);
 }
@@ -44,6 +55,10 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    print_versions();
     return 0;
   }
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dist/dist_comm.h"
+#include "shardnet/version.h"
 
 struct sn_dist {
   MPI_Comm comm, node;
@@ -194,4 +195,12 @@ sn_reducer sn_dist_reducer(sn_dist *d) {
 void sn_dist_abort(sn_dist *d, int code) {
   MPI_Abort(d ? d->comm : MPI_COMM_WORLD, code);
   abort();
+}
+
+const char *sn_mpi_library_version(void) {
+  static char text[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  if (MPI_Get_library_version(text, &len) != MPI_SUCCESS) return "unknown";
+  text[strcspn(text, "\n,")] = '\0';
+  return text;
 }

@@ -12,6 +12,7 @@
 
 #include "dist/dist_comm.h"
 #include "shardnet/checked.h"
+#include "shardnet/version.h"
 
 void sn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -312,4 +313,16 @@ sn_status sn_h5_shape(hid_t set, const char *path, const char *name, int min_ran
                    max_row);
   *row = values;
   return SN_OK;
+}
+
+const char *sn_hdf5_library_version(void) {
+  static char text[64];
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+#ifdef H5_HAVE_PARALLEL
+  snprintf(text, sizeof text, "%u.%u.%u (parallel)", major, minor, release);
+#else
+  snprintf(text, sizeof text, "%u.%u.%u (serial)", major, minor, release);
+#endif
+  return text;
 }

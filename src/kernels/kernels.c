@@ -5,6 +5,7 @@
 
 #include "shardnet/gemm.h"
 #include "shardnet/kernels.h"
+#include "shardnet/version.h"
 
 #ifdef SN_HAVE_ONEDNN
 #include "kernels/onednn.h"
@@ -68,13 +69,22 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
 }
 #endif
 
+const char *sn_onednn_library_version(void) {
+#ifdef SN_HAVE_ONEDNN
+  static char text[64];
+  const dnnl_version_t *v = dnnl_version();
+  snprintf(text, sizeof text, "%d.%d.%d (%s)", v->major, v->minor, v->patch, isa_name(dnnl_get_effective_cpu_isa()));
+  return text;
+#else
+  return "not built in (the native kernels run)";
+#endif
+}
+
 const char *sn_kernels_describe(sn_kernel_set set) {
   static char line[256];
 #ifdef SN_HAVE_ONEDNN
   if (set == SN_KERNELS_ONEDNN && sn_kernels_have_onednn()) {
-    const dnnl_version_t *v = dnnl_version();
-    snprintf(line, sizeof line, "oneDNN %d.%d.%d (%s) + %s", v->major, v->minor, v->patch,
-             isa_name(dnnl_get_effective_cpu_isa()), sn_blas_name());
+    snprintf(line, sizeof line, "oneDNN %s + %s", sn_onednn_library_version(), sn_blas_name());
     return line;
   }
 #endif
