@@ -55,4 +55,29 @@ done
   pass "the three consumers computed the same logits" || fail "consumers ran: ${#outputs[@]} of 3, outputs: ${outputs[*]}"
 ldd consumer-shardnet/consumer | grep -q "libshardnet.so" && pass "shardnet::shardnet is the shared library" ||
   fail "the find_package consumer does not load libshardnet.so"
+
+# The Lmod modulefile example, pointed at the prefix: `module load` makes the command,
+# pkg-config and find_package find this installation.
+init=$(ls /usr/share/lmod/*/init/bash 2>/dev/null | head -1)
+if [ -n "$init" ]; then
+  mkdir -p modules/shardnet
+  sed -e "s|^local root = .*|local root = \"$prefix\"|" "$SN_SOURCE_DIR/packaging/lmod/shardnet/0.1.0.lua" \
+    >modules/shardnet/0.1.0.lua
+  if (
+    set +u
+    source "$init" >/dev/null 2>&1
+    module use "$WORK/modules" && module load shardnet/0.1.0 &&
+      [ "$(command -v shardnet)" = "$prefix/bin/shardnet" ] && [ "$SHARDNET_ROOT" = "$prefix" ] &&
+      pkg-config --modversion shardnet | grep -qx "$("$prefix/bin/shardnet" --version | head -1 | cut -d' ' -f2)"
+  ) >module.log 2>&1; then
+    pass "module load shardnet/0.1.0: shardnet, SHARDNET_ROOT and pkg-config point at the prefix"
+  else
+    fail "the Lmod modulefile: $(tail -3 module.log)"
+  fi
+else
+  fail "Lmod is not installed (Debian package lmod)"
+fi
+# The Spack recipe at least parses (this machine has no Spack to run it).
+$PYTHON -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$SN_SOURCE_DIR/packaging/spack/package.py" && pass "packaging/spack/package.py parses" ||
+  fail "packaging/spack/package.py does not parse"
 finish
