@@ -1,11 +1,37 @@
 /* Reading a dataset's rows from its file (this process alone, POSIX driver), and
  * finding the rows this rank holds in memory. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/data_store.h"
 #include "io/h5util.h"
 
+/* NaN or Inf read from a float file would reach the network and turn up steps later as
+ * NaN weights or a NaN loss, far from the sample at fault: refused where it is read.
+ * rows[r] is the sample of row r (NULL: first + r). */
+static sn_status check_finite(const sn_dataset *ds, const char *what, const float *values, size_t per_row,
+                              const uint32_t *rows, size_t first, size_t count) {
+  for (size_t r = 0; r < count; r++)
+    for (size_t e = 0; e < per_row; e++) {
+      const float v = values[r * per_row + e];
+      if (!isfinite(v))
+        return sn_fail(SN_ERR_FORMAT, "%s: sample %zu of %s holds %s at value %zu; shardnet reads finite numbers only",
+                       ds->path, rows ? (size_t)rows[r] : first + r, what, isnan(v) ? "NaN" : v > 0 ? "Inf" : "-Inf",
+                       e);
+    }
+  return SN_OK;
+}
+
+/* check_finite on what a read brought in: float images, and /targets. */
+static sn_status check_read(const sn_dataset *ds, const uint32_t *rows, size_t first, size_t count,
+                            const uint8_t *images, const uint8_t *answers) {
+  if (images && ds->is_float)
+    SN_TRY(check_finite(ds, "/images", (const float *)images, (size_t)ds->h * ds->w * ds->c, rows, first, count));
+  if (answers && !ds->has_labels)
+    SN_TRY(check_finite(ds, "/targets", (const float *)answers, ds->target_size, rows, first, count));
+  return SN_OK;
+}
 
 sn_status sn_store_read_rows(const sn_dataset *ds, size_t first, size_t count, uint8_t *images, uint8_t *answers) {
   const sn_data_store *s = ds->store;
@@ -23,7 +49,7 @@ sn_status sn_store_read_rows(const sn_dataset *ds, size_t first, size_t count, u
                                 ds->path, first, what)
                       : sn_fail(SN_ERR_IO, "%s: cannot read samples %zu to %zu of %s (corrupt, truncated or unreadable data)",
                                 ds->path, first, first + count - 1, what);
-  return SN_OK;
+  return check_read(ds, NULL, first, count, images, answers);
 }
 
 static const uint32_t *sort_keys;
@@ -80,6 +106,7 @@ sn_status sn_store_read_list(const sn_dataset *ds, const uint32_t *idx, int n, u
     st = sn_store_read_rows(ds, sorted[j], 1, images, answers);
   if (err < 0 && st == SN_OK) st = sn_fail(SN_ERR_IO, "%s: cannot read %d samples of /images", ds->path, u);
   sn_h5_unlock();
+  if (err >= 0) st = check_read(ds, sorted, 0, (size_t)u, images, answers);
   return st;
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Crafted input ends in one `shardnet: error:` line on every rank, never a crash or a
-# hang (issue 11's regression cases): string attributes holding arrays, checkpoint
-# positions out of range, configs that are devices or too large, input shapes and
-# models too large to build, a FIFO as a dataset, a converter pointed at /dev/zero,
-# and predictions written over their own input.
+# hang (issue 11's regression cases): string and integer attributes holding arrays,
+# checkpoint positions out of range, NaN or Inf in float data, format attributes that
+# are not strings or hold control characters, configs that are devices or too large,
+# input shapes and models too large to build, a FIFO as a dataset, a converter pointed
+# at /dev/zero, and predictions written over their own input.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 $PYTHON "$SN_SOURCE_DIR/tests/integration/make_data.py" . >/dev/null || { echo "cannot make data"; exit 1; }
@@ -54,27 +55,43 @@ expect_failure "samples of 65535^3 bytes" 2 "huge-sample.h5: /images has samples
 run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=huge-count.h5
 expect_failure "2^40 samples" 2 "huge-count.h5: /images declares 1099511627776 samples"
 
-# NaN pixels in a float dataset. Through tanh alone the loss turns NaN, and the
-# message names the data, not the learning rate; relu and max pooling map NaN to a
-# number, so the loss stays finite while the weights turn NaN: the checkpoint is
-# refused.
+# NaN or Inf in a float file is refused where it is read, naming the sample and the
+# value, in every placement (replicate reads the set before the first step, stream
+# during training): through relu and max pooling it turned the weights NaN steps
+# later, in a message that named no file.
 $PYTHON - <<'PY'
 import h5py, numpy as np
-with h5py.File("blobs-train.h5", "r") as src, h5py.File("nan-pixels.h5", "w") as f:
-    x = src["images"][()].astype(np.float32) / 255
-    x[7, 3, 3, 0] = np.nan
-    f["images"] = x
-    f["labels"] = src["labels"][()]
+with h5py.File("blobs-train.h5", "r") as src:
+    base, labels = src["images"][()].astype(np.float32) / 255, src["labels"][()]
+for name, value in (("nan-pixels.h5", np.nan), ("inf-pixels.h5", -np.inf), ("huge-pixels.h5", 3e38)):
+    with h5py.File(name, "w") as f:
+        x = base.copy()
+        x[7, 3, 3, 0] = value
+        f["images"] = x
+        f["labels"] = labels
+        f.attrs["format"] = "shardnet-dataset"
+with h5py.File("nan-targets.h5", "w") as f:
+    f["images"] = base[:64]
+    t = base[:64].reshape(64, -1).copy()
+    t[40, 5] = np.nan
+    f["targets"] = t
     f.attrs["format"] = "shardnet-dataset"
 PY
-sed -e '/maxpool2d/d' blobs.yaml >no-pool.yaml
-run_ranks 2 train no-pool.yaml --set train.log_every=1000 --set data.train=nan-pixels.h5 --set data.scale=1 \
-  --set model.layers.conv.activation=tanh --set model.layers.hidden.activation=tanh --set train.max_steps=40 \
-  --set checkpoint.dir=nan-tanh
-expect_failure "NaN pixels in a float dataset, tanh" 2 "nan-pixels.h5 holds NaN or Inf pixels in this step's samples"
-run_ranks 2 train blobs.yaml --set train.log_every=1000 --set data.train=nan-pixels.h5 --set data.scale=1 \
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=nan-pixels.h5 --set data.scale=1 --set checkpoint.dir=nan
+expect_failure "NaN pixels in a float dataset" 2 "nan-pixels.h5: sample 7 of /images holds NaN at value 27; shardnet reads finite numbers only"
+run_ranks 2 train blobs.yaml --set train.log_every=1000 --set train.max_steps=30 --set data.train=inf-pixels.h5 \
+  --set data.scale=1 --set data.placement=stream --set checkpoint.dir=inf
+expect_failure "-Inf pixels in a float dataset, streamed" 2 "inf-pixels.h5: sample 7 of /images holds -Inf at value 27"
+run_ranks 2 eval run/latest.h5 --data nan-pixels.h5 --placement shard
+expect_failure "NaN pixels in a float dataset, eval" 2 "nan-pixels.h5: sample 7 of /images holds NaN at value 27"
+run_ranks 1 train "$SN_SOURCE_DIR/tests/integration/regress.yaml" "${common[@]}" --set data.train=nan-targets.h5 --set checkpoint.dir=nan-t
+expect_failure "NaN in /targets" 1 "nan-targets.h5: sample 40 of /targets holds NaN at value 5"
+[ ! -e nan/latest.h5 ] && [ ! -e inf/latest.h5 ] && pass "no checkpoint from NaN data" || fail "a checkpoint from NaN data was written"
+# Finite pixels that overflow once scaled turn weights NaN through relu and max
+# pooling while the loss stays finite: such weights are never checkpointed.
+run_ranks 2 train blobs.yaml --set train.log_every=1000 --set data.train=huge-pixels.h5 --set data.scale=1e12 \
   --set train.max_steps=40 --set checkpoint.dir=nan-relu
-expect_failure "NaN pixels in a float dataset, relu" 2 "of layer 'conv' holds NaN at element 0 (from NaN or Inf in the data"
+expect_failure "pixels that overflow once scaled, relu" 2 "of layer 'conv' holds NaN at element 0 (from NaN or Inf in the data"
 [ ! -e nan-relu/latest.h5 ] && pass "no checkpoint of NaN weights" || fail "a checkpoint of NaN weights was written"
 
 # Positions out of range: samples_seen -1 read memory before the sample order.
