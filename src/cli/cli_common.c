@@ -5,14 +5,29 @@
 
 #include "cli/commands.h"
 
+/* Messages quote what files hold (a format attribute, a layer name, a YAML value): a
+ * control character there is written as an escape, so that an error stays one line
+ * and cannot move the terminal's cursor. */
+static void put_escaped(const char *text, FILE *out) {
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '\n') fputs("\\n", out);
+    else if (*p == '\r') fputs("\\r", out);
+    else if (*p == '\t') fputs("\\t", out);
+    else if (*p < 0x20 || *p == 0x7f) fprintf(out, "\\x%02x", *p);
+    else fputc(*p, out);
+  }
+}
+
 void sn_cli_error(const char *fmt, ...) {
+  char text[4096];
   va_list ap;
   va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
   fputs("shardnet: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  put_escaped(text, stderr);
   fputc('\n', stderr);
   fflush(stderr);
-  va_end(ap);
 }
 
 int sn_cli_run_mpi(int argc, char **argv, sn_status (*body)(sn_dist *d, void *ctx), void *ctx) {

@@ -278,7 +278,9 @@ sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected)
   if (H5Aexists(file, "format") <= 0)
     return sn_fail(SN_ERR_FORMAT, "%s has no 'format' attribute; a %s file says format = \"%s\" (h5py: f.attrs[\"format\"] = \"%s\")",
                    path, expected, expected, expected);
-  SN_TRY(sn_h5_read_string_attr(file, "format", format, sizeof format, 1));
+  /* the readers' own messages name the attribute; the file is named here */
+  sn_status st = sn_h5_read_string_attr(file, "format", format, sizeof format, 1);
+  if (st != SN_OK) return sn_fail_context(st, "%s", path);
   if (strcmp(format, expected))
     return sn_fail(SN_ERR_FORMAT, "%s is a %s file, not a %s file", path, format, expected);
   return SN_OK;

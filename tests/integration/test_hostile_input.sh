@@ -104,6 +104,41 @@ for bad in "samples_seen -1" "step -5" "epoch -1" "world_size 0"; do
   expect_failure "a checkpoint with $key $value" 2 "attribute '$key' is $value, outside"
 done
 
+# Integer attributes must be one integer: an array of 64 was written into one stack
+# variable (AddressSanitizer: stack-buffer-overflow), an empty one left it unset, and
+# a float was truncated without a word.
+for bad in "step numpy.arange(64)" "world_size numpy.array([],numpy.int64)" "epoch 1.5" "seed 'x'"; do
+  read -r key value <<<"$bad"
+  cp run/latest.h5 "odd-$key.h5"
+  $PYTHON -c "import h5py, sys, numpy; f = h5py.File(sys.argv[1], 'a'); f.attrs[sys.argv[2]] = $value" "odd-$key.h5" "$key"
+  run_ranks 2 eval "odd-$key.h5" --data blobs-test.h5
+  case $key in
+    step) text="attribute 'step' must be one integer, but holds 64" ;;
+    world_size) text="attribute 'world_size' must be one integer, but holds 0" ;;
+    *) text="attribute '$key' is not an integer" ;;
+  esac
+  expect_failure "a checkpoint whose $key is $value" 2 "odd-$key.h5 is damaged or incomplete: $text"
+done
+cp run/latest.h5 odd-opt-step.h5
+$PYTHON -c 'import h5py, sys, numpy; f = h5py.File(sys.argv[1], "a"); f["optimizer"].attrs["step"] = numpy.arange(3)' odd-opt-step.h5
+run_ranks 2 train blobs.yaml "${common[@]}" --set checkpoint.dir=resumed-odd --resume odd-opt-step.h5
+expect_failure "a checkpoint whose /optimizer step is 3 integers" 2 "odd-opt-step.h5 does not match the model: attribute 'step' must be one integer, but holds 3"
+
+# A format attribute that is not a string names the file; one holding a newline or
+# terminal escapes is quoted with escapes, so the error stays one line.
+$PYTHON - <<'PY'
+import h5py, numpy as np, shutil
+for name, value in (("int-format.h5", np.int64(1)), ("newline-format.h5", "shardnet\ncheckpoint\x1b[2J")):
+    shutil.copyfile("run/latest.h5", name)
+    with h5py.File(name, "a") as f:
+        f.attrs["format"] = value
+PY
+run_ranks 2 eval int-format.h5 --data blobs-test.h5
+expect_failure "a checkpoint whose format is an integer" 2 "int-format.h5: attribute 'format' is not a string"
+run_ranks 2 predict newline-format.h5 --data blobs-test.h5 --out never.h5
+expect_failure "a checkpoint whose format holds a newline" 2 'newline-format.h5 is a shardnet\ncheckpoint\x1b[2J file, not a shardnet-checkpoint file'
+[ "$(wc -l <"$ERR")" -eq 1 ] && pass "the message is one line" || fail "the message spans $(wc -l <"$ERR") lines"
+
 # Damaged weights: a flipped bit in a tensor's data fails its checksum, and NaN
 # written by a tool (which then checksums it anew) is refused as NaN.
 cp run/latest.h5 flipped.h5
