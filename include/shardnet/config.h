@@ -82,6 +82,7 @@ typedef struct {
 typedef struct sn_config {
   char path[SN_PATH_CAP];
   uint64_t seed;                /* default 1 */
+  int report;                   /* report: true writes <checkpoint.dir>/report.html when training ends */
   sn_data_config data;
   sn_model_spec model;
   sn_train_config train;

@@ -125,6 +125,16 @@ const float *sn_net_layer_output(const sn_net *net, int i);
 
 /* Receptive field and jump (input pixels per output pixel step) of each layer. */
 void sn_net_receptive_fields(const sn_net *net, double *field, double *jump);
+/* One layer's line of the summary. */
+typedef struct {
+  const char *name, *type;
+  sn_shape out;
+  size_t params;            /* trainable */
+  double flops;             /* forward, per sample */
+  double field, jump;       /* receptive field and jump */
+} sn_summary_row;
+/* rows[0..n_layers): the summary of each layer. */
+sn_status sn_net_summary(const sn_net *net, sn_summary_row *rows);
 /* Prints the per-layer table: name, type, output shape, parameters, FLOPs,
  * receptive field and jump, with totals. */
 void sn_net_print_summary(const sn_net *net, FILE *out);

@@ -31,6 +31,7 @@ typedef struct {
   long samples;
   int n_classes;
   long *class_total, *class_correct;   /* per class, n_classes entries (classification) */
+  long *confusion;              /* n_classes x n_classes: [label * n_classes + prediction] */
 } sn_eval_result;
 
 typedef struct sn_trainer {
@@ -97,6 +98,34 @@ sn_status sn_trainer_run(sn_trainer *t);
 /* One optimizer step on the next global batch; mean loss and accuracy of the batch
  * across all ranks come back. */
 sn_status sn_trainer_step(sn_trainer *t, double *loss, double *accuracy);
+
+/* What inference (eval, predict, activations, the run report) shares: the model
+ * rebuilt from a checkpoint or run directory, and a dataset validated against it. */
+typedef struct {
+  sn_config *cfg;
+  sn_net *net;
+  sn_dataset *ds;
+  sn_transform tf;              /* the run's pad_to, channels and normalisation, no augmentation */
+  char resolved[SN_PATH_CAP];   /* the checkpoint file used */
+} sn_inference;
+
+/* Collective; errors agree across ranks. placement is the --placement option's text
+ * (NULL: auto). Close in any case. */
+sn_status sn_inference_open(sn_dist *d, const char *checkpoint, const char *data, const char *placement,
+                            sn_inference *in);
+void sn_inference_close(sn_inference *in);
+
+/* The run report (src/train/run_report.c): one self-contained HTML file. */
+typedef struct {
+  const char *run_dir;   /* its latest.h5, metrics.csv and trace.json (when present) */
+  const char *data;      /* the test set for the confusion matrix and feature maps; NULL: the run's data.test */
+  const char *trace;     /* NULL: <run_dir>/trace.json when it exists */
+  const char *out;       /* NULL: <run_dir>/report.html */
+} sn_run_report_options;
+
+/* Collective (the evaluation is split across ranks); rank 0 writes the page, whose
+ * path written receives (SN_PATH_CAP bytes). */
+sn_status sn_run_report(sn_dist *d, const sn_run_report_options *o, char *written);
 
 /* Inference over a whole dataset, split across ranks (sn_part) and reduced; batch
  * samples per forward, depth batches read ahead. Collective. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "shardnet/trainer.h"
 #include "shardnet/activations.h"
 #include "shardnet/checkpoint.h"
 
@@ -43,8 +44,8 @@ static sn_status activations_body(sn_dist *d, void *ctx) {
   size_t first = 0, last = 0;
   /* Every rank parses the same text; agreeing lets only one of them report it. */
   SN_TRY(sn_dist_agree(d, parse_samples(o->samples, &first, &last)));
-  sn_cli_inference in;
-  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
+  sn_inference in;
+  sn_status st = sn_inference_open(d, o->checkpoint, o->data, o->placement, &in);
   sn_checkpoint_info info = {0};
   if (st == SN_OK) st = sn_dist_agree(d, sn_checkpoint_read_info(in.resolved, &info));
   if (st == SN_OK) {
@@ -55,7 +56,7 @@ static sn_status activations_body(sn_dist *d, void *ctx) {
     printf("shardnet: wrote the activations of samples %zu:%zu (input and %d layers, step %ld) to %s\n", first, last,
            in.net->n_layers, info.step, o->out);
   sn_checkpoint_info_free(&info);
-  sn_cli_close_inference(&in);
+  sn_inference_close(&in);
   return st;
 }
 

@@ -16,7 +16,7 @@ typedef struct {
   int batch;
 } infer_options;
 
-static void print_eval(const sn_cli_inference *in, const sn_eval_result *r) {
+static void print_eval(const sn_inference *in, const sn_eval_result *r) {
   printf("%s on %s: %ld samples\n", in->resolved, in->ds->path, r->samples);
   printf("loss %.6f\n", r->loss);
   if (!r->n_classes) return;
@@ -31,13 +31,13 @@ static void print_eval(const sn_cli_inference *in, const sn_eval_result *r) {
 
 static sn_status eval_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
-  sn_cli_inference in;
-  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
+  sn_inference in;
+  sn_status st = sn_inference_open(d, o->checkpoint, o->data, o->placement, &in);
   sn_eval_result r = {0};
   if (st == SN_OK) st = sn_evaluate(d, in.net, in.ds, &in.tf, o->batch, in.cfg->data.prefetch, &r);
   if (st == SN_OK && sn_dist_rank(d) == 0) print_eval(&in, &r);
   sn_eval_result_free(&r);
-  sn_cli_close_inference(&in);
+  sn_inference_close(&in);
   return st;
 }
 
@@ -49,15 +49,15 @@ static int same_file(const char *a, const char *b) {
 
 static sn_status predict_body(sn_dist *d, void *ctx) {
   const infer_options *o = ctx;
-  sn_cli_inference in;
-  sn_status st = sn_cli_open_inference(d, o->checkpoint, o->data, o->placement, &in);
+  sn_inference in;
+  sn_status st = sn_inference_open(d, o->checkpoint, o->data, o->placement, &in);
   /* writing the predictions over an input would destroy it before anything is read */
   if (st == SN_OK && (same_file(o->out, in.resolved) || same_file(o->out, in.ds->path)))
     st = sn_fail(SN_ERR_INVALID, "predict: --out %s is the %s this command reads; name a new file", o->out,
                  same_file(o->out, in.resolved) ? "checkpoint" : "--data file");
   st = sn_dist_agree(d, st);
   if (st != SN_OK) {
-    sn_cli_close_inference(&in);
+    sn_inference_close(&in);
     return st;
   }
   const int rank = sn_dist_rank(d);
@@ -76,7 +76,7 @@ static sn_status predict_body(sn_dist *d, void *ctx) {
   if (st == SN_OK && rank == 0) printf("shardnet: wrote %zu predictions to %s\n", in.ds->n, o->out);
   sn_free(values);
   free(labels);
-  sn_cli_close_inference(&in);
+  sn_inference_close(&in);
   return st;
 }
 

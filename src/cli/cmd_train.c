@@ -58,6 +58,13 @@ static sn_status train_body(sn_dist *d, void *ctx) {
     sn_status tst = sn_trace_write(t->trace, o->trace);
     if (st == SN_OK) st = tst;
   }
+  /* report: true: the page about the finished run, trace included */
+  if (st == SN_OK && !t->stopped && cfg->report) {
+    const sn_run_report_options ro = {.run_dir = cfg->checkpoint.dir, .trace = o->trace};
+    char written[SN_PATH_CAP];
+    st = sn_run_report(d, &ro, written);
+    if (st == SN_OK && sn_dist_rank(d) == 0 && !o->quiet) printf("shardnet: report written to %s\n", written);
+  }
   if (st == SN_OK && t->stopped) {
     o->stopped = 1;
     if (sn_dist_rank(d) == 0)

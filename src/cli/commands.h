@@ -14,6 +14,7 @@ int sn_cmd_predict(int argc, char **argv);
 int sn_cmd_convert(int argc, char **argv);
 int sn_cmd_activations(int argc, char **argv);
 int sn_cmd_bench(int argc, char **argv);
+int sn_cmd_report(int argc, char **argv);
 
 /* Prints "shardnet: error: <message>" to stderr. */
 void sn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -22,21 +23,6 @@ void sn_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * saw it) and returns the exit code: 0, or 1 on every rank after any failure. */
 int sn_cli_run_mpi(int argc, char **argv, sn_status (*body)(sn_dist *d, void *ctx), void *ctx);
 
-/* What the inference commands (eval, predict, activations) share: the model
- * rebuilt from a checkpoint or run directory, and a dataset validated against it. */
-typedef struct {
-  sn_config *cfg;
-  sn_net *net;
-  sn_dataset *ds;
-  sn_transform tf;              /* the run's pad_to, channels and normalisation, no augmentation */
-  char resolved[SN_PATH_CAP];   /* the checkpoint file used */
-} sn_cli_inference;
-
-/* Collective; errors agree across ranks. placement is the --placement option's text
- * (NULL: auto). Close in any case. */
-sn_status sn_cli_open_inference(sn_dist *d, const char *checkpoint, const char *data, const char *placement,
-                                sn_cli_inference *in);
-void sn_cli_close_inference(sn_cli_inference *in);
 
 /* Collects repeated `--set key=value` options. */
 #define SN_MAX_OVERRIDES 64

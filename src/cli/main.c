@@ -21,6 +21,9 @@ static const command commands[] = {
      "predict CKPT|RUN_DIR --data FILE --out FILE [--batch N] [--placement P]\n      class probabilities and labels to HDF5"},
     {"activations", sn_cmd_activations,
      "activations CKPT|RUN_DIR --data FILE --samples A:B --out FILE [--placement P]\n      every layer's output to HDF5 (P: auto, replicate, node, shard, stream)"},
+    {"report", sn_cmd_report,
+     "report RUN_DIR [--out FILE.html] [--data TEST.h5] [--trace FILE.json]\n"
+     "      one self-contained HTML page: curves, model, confusion matrix, slowest layers, feature maps"},
     {"summary", sn_cmd_summary,
      "summary CONFIG [--set key=value]...\n      per-layer shapes, parameters, FLOPs, receptive field"},
     {"convert", sn_cmd_convert,

@@ -381,6 +381,9 @@ static sn_status read_activations(const sn_config_raw *raw, sn_activations_confi
 static sn_status read_config(const sn_config_raw *raw, sn_config *cfg) {
   block root = section(raw, SN_SEC_ROOT);
   SN_TRY(get_seed(root, &cfg->seed));
+  sn_args *a;
+  SN_TRY(pick(root, "report", &a));
+  SN_TRY(sn_args_bool(a, "report", 0, &cfg->report));
   SN_TRY(check_unused(root));
   SN_TRY(read_model(raw, &cfg->model));
   SN_TRY(read_data(raw, cfg->model.input, &cfg->data));

@@ -262,6 +262,7 @@ static void document(writer *w, const sn_config *cfg, char (*names)[SN_NAME_CAP]
   char seed[24];
   snprintf(seed, sizeof seed, "%" PRIu64, cfg->seed);
   pair(w, "seed", seed);
+  if (cfg->report) pair(w, "report", "true");
   data(w, &cfg->data);
   model(w, &cfg->model, names);
   train(w, &cfg->train);

@@ -40,15 +40,32 @@ static const char *human(double v, char *buf, size_t cap) {
   return buf;
 }
 
-void sn_net_print_summary(const sn_net *net, FILE *out) {
-  double *field = calloc((size_t)net->n_layers, sizeof(double));
-  double *jump = calloc((size_t)net->n_layers, sizeof(double));
+sn_status sn_net_summary(const sn_net *net, sn_summary_row *rows) {
+  double *field = calloc((size_t)net->n_layers + 1, sizeof(double));
+  double *jump = calloc((size_t)net->n_layers + 1, sizeof(double));
   if (!field || !jump) {
     free(field);
     free(jump);
-    return;
+    return sn_fail(SN_ERR_NOMEM, "cannot allocate the summary of %d layers", net->n_layers);
   }
   sn_net_receptive_fields(net, field, jump);
+  for (int i = 0; i < net->n_layers; i++) {
+    const sn_layer *l = &net->layers[i];
+    rows[i] = (sn_summary_row){.name = l->name, .type = l->ops->type, .out = l->out_shape,
+                               .params = layer_params(l, 1), .flops = l->ops->flops ? l->ops->flops(l) : 0.0,
+                               .field = field[i], .jump = jump[i]};
+  }
+  free(field);
+  free(jump);
+  return SN_OK;
+}
+
+void sn_net_print_summary(const sn_net *net, FILE *out) {
+  sn_summary_row *rows = calloc((size_t)net->n_layers + 1, sizeof *rows);
+  if (!rows || sn_net_summary(net, rows) != SN_OK) {
+    free(rows);
+    return;
+  }
   char shape[48], fl[32];
   fprintf(out, "%-20s %-18s %-14s %12s %10s %8s %6s\n", "layer", "type", "output", "params",
           "FLOPs", "field", "jump");
@@ -56,16 +73,14 @@ void sn_net_print_summary(const sn_net *net, FILE *out) {
           sn_shape_format(net->input_shape, shape, sizeof shape), 0, "0", 1, 1);
   double total_flops = 0.0;
   for (int i = 0; i < net->n_layers; i++) {
-    const sn_layer *l = &net->layers[i];
-    double flops = l->ops->flops ? l->ops->flops(l) : 0.0;
-    total_flops += flops;
-    fprintf(out, "%-20s %-18s %-14s %12zu %10s %8.4g %6.4g\n", l->name, l->ops->type,
-            sn_shape_format(l->out_shape, shape, sizeof shape), layer_params(l, 1),
-            human(flops, fl, sizeof fl), field[i], jump[i]);
+    const sn_summary_row *r = &rows[i];
+    total_flops += r->flops;
+    fprintf(out, "%-20s %-18s %-14s %12zu %10s %8.4g %6.4g\n", r->name, r->type,
+            sn_shape_format(r->out, shape, sizeof shape), r->params, human(r->flops, fl, sizeof fl), r->field,
+            r->jump);
   }
   fprintf(out, "total: %zu trainable parameters (%.2f MiB), %zu non-trainable, %s forward FLOPs per sample\n",
           net->n_params, (double)net->n_params * 4.0 / (1 << 20), net->n_state,
           human(total_flops, fl, sizeof fl));
-  free(field);
-  free(jump);
+  free(rows);
 }

@@ -17,7 +17,8 @@ static int argmax(const float *v, int n) {
   return best;
 }
 
-/* What evaluation adds up: loss, correct, then total and correct per class. */
+/* What evaluation adds up: loss, correct, total and correct per class, then the
+ * confusion matrix (row: the label, column: the prediction). */
 typedef struct {
   double *sums;
   int classes, dim;
@@ -30,10 +31,11 @@ static sn_status add_batch(void *ctx, size_t row, int n, const sn_net *net, cons
   const float *y = sn_net_output(net);
   e->sums[0] += sn_loss_compute(e->loss, y, n, e->dim, labels, targets, 0.0, NULL, NULL);
   for (int i = 0; e->classes && i < n; i++) {
-    int hit = argmax(y + (size_t)i * e->dim, e->dim) == labels[i];
+    const int guess = argmax(y + (size_t)i * e->dim, e->dim), hit = guess == labels[i];
     e->sums[1] += hit;
     e->sums[2 + labels[i]] += 1;
     e->sums[2 + e->classes + labels[i]] += hit;
+    e->sums[2 + 2 * (size_t)e->classes + (size_t)labels[i] * e->classes + guess] += 1;
   }
   return SN_OK;
 }
@@ -51,7 +53,7 @@ sn_status sn_evaluate(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_trans
   const int classes = net->loss == SN_LOSS_SOFTMAX_CROSS_ENTROPY ? dim : 0;
   *out = (sn_eval_result){0};
   out->n_classes = classes;
-  const size_t n_sums = 2 + 2 * (size_t)classes;
+  const size_t n_sums = 2 + 2 * (size_t)classes + (size_t)classes * classes;
   eval_sums e = {.sums = calloc(n_sums, sizeof(double)), .classes = classes, .dim = dim, .loss = net->loss};
   sn_status st = sn_dist_agree(dist, e.sums ? SN_OK : sn_fail(SN_ERR_NOMEM, "cannot allocate evaluation sums"));
   sn_reader *r = NULL;
@@ -67,10 +69,13 @@ sn_status sn_evaluate(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_trans
     if (classes) {
       out->class_total = calloc((size_t)classes, sizeof(long));
       out->class_correct = calloc((size_t)classes, sizeof(long));
+      out->confusion = calloc((size_t)classes * classes, sizeof(long));
       for (int k = 0; k < classes && out->class_total && out->class_correct; k++) {
         out->class_total[k] = (long)e.sums[2 + k];
         out->class_correct[k] = (long)e.sums[2 + classes + k];
       }
+      for (size_t k = 0; out->confusion && k < (size_t)classes * classes; k++)
+        out->confusion[k] = (long)e.sums[2 + 2 * (size_t)classes + k];
     }
   }
   free(e.sums);
@@ -80,7 +85,8 @@ sn_status sn_evaluate(sn_dist *dist, sn_net *net, sn_dataset *ds, const sn_trans
 void sn_eval_result_free(sn_eval_result *r) {
   free(r->class_total);
   free(r->class_correct);
-  r->class_total = r->class_correct = NULL;
+  free(r->confusion);
+  r->class_total = r->class_correct = r->confusion = NULL;
 }
 
 /* softmax of one row in place, stable for large logits */

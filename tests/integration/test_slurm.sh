@@ -108,6 +108,9 @@ expect_trained() {
   else
     pass "$name: job $job trained 2 ranks to step $step ($dir/latest.h5)"
   fi
+  # the job scripts write the run report by default
+  grep -q "<table id=\"epoch-table\">" "$dir/report.html" 2>/dev/null && pass "$name: wrote $dir/report.html" ||
+    fail "$name: no run report in $dir ($(grep -m1 report "$name.out"))"
 }
 
 # preempt NAME JOB DIR STEPS SCANCEL-OPTIONS...: once JOB trains (its second epoch),

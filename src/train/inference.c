@@ -2,8 +2,8 @@
  * the placement asked for and validated against the model. */
 #include <string.h>
 
-#include "cli/commands.h"
 #include "shardnet/checkpoint.h"
+#include "shardnet/trainer.h"
 
 static sn_status parse_placement(const char *text, sn_placement *out) {
   *out = SN_PLACEMENT_AUTO;
@@ -16,8 +16,8 @@ static sn_status parse_placement(const char *text, sn_placement *out) {
               : SN_OK;
 }
 
-sn_status sn_cli_open_inference(sn_dist *d, const char *checkpoint, const char *data, const char *placement,
-                                sn_cli_inference *in) {
+sn_status sn_inference_open(sn_dist *d, const char *checkpoint, const char *data, const char *placement,
+                            sn_inference *in) {
   memset(in, 0, sizeof *in);
   sn_dataset_options o = {.role = "data"};
   SN_TRY(sn_dist_agree(d, parse_placement(placement, &o.placement)));
@@ -28,7 +28,7 @@ sn_status sn_cli_open_inference(sn_dist *d, const char *checkpoint, const char *
   return sn_dataset_validate(d, in->ds, in->net, &in->tf);
 }
 
-void sn_cli_close_inference(sn_cli_inference *in) {
+void sn_inference_close(sn_inference *in) {
   sn_dataset_free(in->ds);
   sn_net_destroy(in->net);
   sn_config_free(in->cfg);
