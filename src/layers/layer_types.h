@@ -6,6 +6,7 @@
 #include "shardnet/layer.h"
 
 extern const sn_layer_ops sn_conv2d_ops;
+extern const sn_layer_ops sn_lrn_ops;
 extern const sn_layer_ops sn_conv2d_transpose_ops;
 extern const sn_layer_ops sn_maxpool2d_ops;
 extern const sn_layer_ops sn_avgpool2d_ops;

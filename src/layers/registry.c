@@ -10,7 +10,7 @@ static const sn_layer_ops *const all_layer_types[] = {
     &sn_dropout_ops,  &sn_batchnorm2d_ops,      &sn_add_ops,
     &sn_concat_ops,   &sn_relu_ops,             &sn_leaky_relu_ops,
     &sn_elu_ops,      &sn_sigmoid_ops,          &sn_tanh_ops,
-    &sn_softmax_ops,  NULL};
+    &sn_softmax_ops,  &sn_lrn_ops,             NULL};
 
 const sn_layer_ops *sn_layer_ops_find(const char *type) {
   for (int i = 0; all_layer_types[i]; i++)
