@@ -1,6 +1,7 @@
 /* What every subcommand shares: error lines, the MPI wrapper, option helpers. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -18,7 +19,23 @@ static void put_escaped(const char *text, FILE *out) {
   }
 }
 
+/* Set once MPI starts: from then on the caller picks the rank that prints. */
+static int mpi_started;
+
+/* Before MPI starts, every rank of a job parses the same arguments and finds the same
+ * error: only the job's first rank prints it (the launcher names each rank in the
+ * environment; a process started alone is the first). */
+static int first_rank(void) {
+  static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return strcmp(v, "0") == 0;
+  }
+  return 1;
+}
+
 void sn_cli_error(const char *fmt, ...) {
+  if (!mpi_started && !first_rank()) return;
   char text[4096];
   va_list ap;
   va_start(ap, fmt);
@@ -32,6 +49,7 @@ void sn_cli_error(const char *fmt, ...) {
 
 int sn_cli_run_mpi(int argc, char **argv, sn_status (*body)(sn_dist *d, void *ctx), void *ctx) {
   sn_dist *d = NULL;
+  mpi_started = 1;  /* a rank whose MPI does not start says so itself */
   if (sn_dist_init(&argc, &argv, &d) != SN_OK) {
     sn_cli_error("%s", sn_last_error());
     return 1;

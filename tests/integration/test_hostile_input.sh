@@ -159,6 +159,13 @@ $PYTHON -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); d = f["model_weig
 run_ranks 2 predict nan.h5 --data blobs-test.h5 --out nan-predictions.h5
 expect_failure "NaN in the weights" 2 "nan.h5 cannot be loaded: /model_weights/hidden/hidden/bias:0 holds NaN at element 3"
 
+# An argument error found before MPI starts is printed by the first rank only: every
+# rank parses the same arguments, and each printed the line.
+run_ranks 2 train blobs.yaml --set noequals
+expect_failure "a malformed --set on 2 ranks" 2 "--set expects key=value, got 'noequals'"
+run_ranks 2 eval run/latest.h5 --data blobs-test.h5 --bogus
+expect_failure "an unknown option on 2 ranks" 2 "eval: unexpected argument '--bogus'"
+
 # Configs that are not regular files, or too large to be configs.
 run_ranks 1 train /dev/zero
 expect_failure "/dev/zero as the config" 1 "config '/dev/zero' is not a regular file"
