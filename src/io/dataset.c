@@ -18,6 +18,8 @@
 #define CACHE_MAX ((size_t)64 << 20)
 /* Labels scanned per read while validating. */
 #define SCAN_ROWS ((size_t)1 << 20)
+/* Deflate expands at most 1032:1, more than the other filters HDF5 ships. */
+#define MAX_EXPANSION 1032.0
 
 /* Every rank returns the lowest failing rank's error; without MPI the local one. */
 static sn_status agree(sn_dist *d, sn_status st) { return d ? sn_dist_agree(d, st) : st; }
@@ -49,6 +51,38 @@ static hid_t open_rows(hid_t file, const char *name, size_t row_bytes, size_t *c
   set = H5Dopen2(file, name, dapl);
   H5Pclose(dapl);
   return set;
+}
+
+/* The data a dataset declares must be in its file: a few KB of HDF5 can declare a GB
+ * of chunks never written (read back as fill values, slowly), and external storage
+ * or a virtual dataset takes its values from other files, any file at all. An
+ * unfiltered dataset holds at most its file's bytes, a compressed one at most
+ * MAX_EXPANSION times them. */
+static sn_status check_stored(hid_t file, const char *path, const char *name) {
+  hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+  if (set < 0) return sn_fail(SN_ERR_FORMAT, "%s: /%s cannot be opened", path, name);
+  hid_t dcpl = H5Dget_create_plist(set), space = H5Dget_space(set), type = H5Dget_type(set);
+  const H5D_layout_t layout = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+  const int external = dcpl < 0 ? -1 : H5Pget_external_count(dcpl);
+  const int filters = dcpl < 0 ? -1 : H5Pget_nfilters(dcpl);
+  const hssize_t values = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  const size_t value_bytes = type < 0 ? 0 : H5Tget_size(type);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (space >= 0) H5Sclose(space);
+  if (type >= 0) H5Tclose(type);
+  H5Dclose(set);
+  hsize_t file_bytes = 0;
+  if (layout == H5D_LAYOUT_ERROR || external < 0 || filters < 0 || values < 0 || H5Fget_filesize(file, &file_bytes) < 0)
+    return sn_fail(SN_ERR_FORMAT, "%s: the storage of /%s cannot be read", path, name);
+  if (layout == H5D_VIRTUAL || external > 0)
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s takes its values from other files (%s); shardnet reads data stored in "
+                   "the dataset file itself", path, name, layout == H5D_VIRTUAL ? "a virtual dataset" : "external storage");
+  const double declared = (double)values * (double)value_bytes;
+  if (declared > (double)file_bytes * (filters > 0 ? MAX_EXPANSION : 1.0))
+    return sn_fail(SN_ERR_FORMAT, "%s: /%s declares %.0f bytes of data, more than its %llu-byte file holds%s: it was "
+                   "never written (an interrupted writer?) or the file is damaged", path, name, declared,
+                   (unsigned long long)file_bytes, filters > 0 ? " compressed" : "");
+  return SN_OK;
 }
 
 /* Shape and type of /images (N, H, W, C) or (N, H, W). */
@@ -94,6 +128,7 @@ static sn_status inspect_images(sn_dataset *ds) {
   ds->c = nd == 4 ? (int)dims[3] : 1;
   ds->is_float = !is_uint8;
   if (ds->n == 0) return sn_fail(SN_ERR_FORMAT, "%s has no samples (/images is empty)", ds->path);
+  SN_TRY(check_stored(s->file, ds->path, "images"));
   s->image_type = ds->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
   ds->image_bytes = (size_t)ds->h * ds->w * ds->c * (ds->is_float ? sizeof(float) : 1);
   s->images = open_rows(s->file, "images", ds->image_bytes, &s->chunk_rows);
@@ -125,6 +160,7 @@ static sn_status inspect_answers(sn_dataset *ds) {
     return sn_fail(SN_ERR_FORMAT, "%s: /labels must be one integer per sample", ds->path);
   if (!ds->has_labels && cls != H5T_INTEGER && cls != H5T_FLOAT)
     return sn_fail(SN_ERR_FORMAT, "%s: /targets must hold numbers", ds->path);
+  SN_TRY(check_stored(s->file, ds->path, name));
   ds->target_size = row;
   ds->answer_bytes = ds->has_labels ? sizeof(int32_t) : ds->target_size * sizeof(float);
   s->answer_type = ds->has_labels ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;

@@ -55,6 +55,39 @@ expect_failure "samples of 65535^3 bytes" 2 "huge-sample.h5: /images has samples
 run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=huge-count.h5
 expect_failure "2^40 samples" 2 "huge-count.h5: /images declares 1099511627776 samples"
 
+# Data the file does not hold: 2^24 samples declared in 6 KB (chunks never written,
+# read back as 1 GB of fill values: minutes of work for nothing), and /images whose
+# values come from other files through external storage (here /etc/passwd) or a
+# virtual dataset.
+$PYTHON - <<'PY'
+import h5py, numpy as np
+with h5py.File("blobs-train.h5") as src:
+    labels = src["labels"][()]
+n = len(labels)
+with h5py.File("unwritten.h5", "w") as f:
+    f.attrs["format"] = "shardnet-dataset"
+    f.create_dataset("images", shape=(1 << 24, 8, 8, 1), dtype="u1", chunks=(1, 8, 8, 1))
+    f.create_dataset("labels", shape=(1 << 24,), dtype="i4", chunks=(4096,))
+with h5py.File("external.h5", "w") as f:
+    f.attrs["format"] = "shardnet-dataset"
+    f.create_dataset("images", shape=(n, 8, 8, 1), dtype="u1", external=[("/etc/passwd", 0, h5py.h5f.UNLIMITED)])
+    f["labels"] = labels
+layout = h5py.VirtualLayout(shape=(n, 8, 8, 1), dtype="u1")
+layout[:] = h5py.VirtualSource("blobs-train.h5", "images", shape=(n, 8, 8, 1))
+with h5py.File("virtual.h5", "w", libver="latest") as f:
+    f.attrs["format"] = "shardnet-dataset"
+    f.create_virtual_dataset("images", layout)
+    f["labels"] = labels
+PY
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=unwritten.h5
+expect_failure "2^24 samples declared in 6 KB" 2 "unwritten.h5: /images declares 1073741824 bytes of data, more than its"
+run_ranks 2 eval run/latest.h5 --data unwritten.h5
+expect_failure "2^24 samples declared in 6 KB, eval" 2 "byte file holds: it was never written (an interrupted writer?)"
+run_ranks 2 train blobs.yaml "${common[@]}" --set data.train=external.h5
+expect_failure "/images in external storage" 2 "external.h5: /images takes its values from other files (external storage)"
+run_ranks 2 eval run/latest.h5 --data virtual.h5
+expect_failure "/images a virtual dataset" 2 "virtual.h5: /images takes its values from other files (a virtual dataset)"
+
 # NaN or Inf in a float file is refused where it is read, naming the sample and the
 # value, in every placement (replicate reads the set before the first step, stream
 # during training): through relu and max pooling it turned the weights NaN steps
