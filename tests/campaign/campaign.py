@@ -640,6 +640,13 @@ def write_spec(path, spec):
                 f[name] = h5py.ExternalLink(d["file"], d["target"])
             elif how == "hard":
                 pass  # made below, once its target exists
+            elif how == "storage":  # HDF5 external storage: the values are in another file
+                f.create_dataset(name, shape=d["shape"], dtype="u1",
+                                 external=[(d["file"], 0, h5py.h5f.UNLIMITED)])
+            elif how == "virtual":
+                layout = h5py.VirtualLayout(shape=d["shape"], dtype="u1")
+                layout[:] = h5py.VirtualSource(d["file"], "images", shape=(480, 8, 8, 1))[:d["shape"][0]]
+                f.create_virtual_dataset(name, layout)
         for name in ("images", "labels", "targets"):
             d = spec.get(name)
             if d is not None and d.get("how") == "hard" and d["target"] in f:
@@ -802,14 +809,21 @@ def mutate_dataset_spec(rng, spec, ops):
         spec["libver"] = "latest"
     elif op == "structure":
         how = rng.choice(["images-group", "images-soft", "images-external", "images-external-self",
-                          "images-external-dev", "images-hard-labels", "images-removed"])
+                          "images-external-dev", "images-hard-labels", "images-removed", "images-storage-file",
+                          "images-storage-dev", "images-virtual"])
         ops.append(how)
         spec["images"] = {"images-group": {"how": "group"}, "images-soft": {"how": "soft", "target": "/nowhere"},
                           "images-external": {"how": "external", "file": "missing.h5", "target": "/images"},
                           "images-external-self": {"how": "external", "file": "blobs-test.h5", "target": "/images"},
                           "images-external-dev": {"how": "external", "file": "/dev/zero", "target": "/images"},
                           "images-hard-labels": {"how": "hard", "target": "labels"},
+                          "images-storage-file": {"how": "storage", "file": "/etc/passwd"},
+                          "images-storage-dev": {"how": "storage", "file": "/dev/zero"},
+                          "images-virtual": {"how": "virtual", "file": "blobs-train.h5"},
                           "images-removed": None}[how]
+        if how in ("images-storage-file", "images-storage-dev", "images-virtual"):
+            spec["images"]["shape"] = (n, 8, 8, 1)
+            spec["libver"] = "latest"
     elif op == "storage":
         how = rng.choice(["chunk-1", "lzf", "scaleoffset", "fletcher-damaged", "gzip-damaged", "chunk-huge"])
         ops.append("images storage: %s" % how)
@@ -1185,7 +1199,7 @@ class Maker:
                 sets.append(text)
                 key = text.split("=")[0]
                 leaf = key.split(".")[-1]
-                case.names += [key.strip() or text, leaf.strip(), "'%s'" % key, "'%s'" % leaf]
+                case.names += [text, key.strip() or text, leaf.strip(), "'%s'" % key, "'%s'" % leaf]
                 continue
             value = hostile_value(rng, key.split(".")[-1]) if rng.random() < 0.85 else rng.choice(
                 ["", "1\n2", "a=b", "\t", "[", "{a:", "'", "*x", "&a", "x" * 2000])
@@ -1228,10 +1242,12 @@ class Maker:
             case.files.append(name)
         case.names = [name]
         role = rng.choice(["train", "train", "test"])
-        # /targets are for the mse loss: the model's 4 outputs then are what they are compared with
-        mse = ["--set", "model.loss=mse"] if any(o.startswith("targets") for o in case.ops) else []
-        case.commands = [["train", "seed.yaml", "--set", "data.%s=%s" % (role, name), "--set", "train.log_every=1000",
-                          "--set", "checkpoint.dir=run"] + mse,
+        sets = ["--set", "data.%s=%s" % (role, name)]
+        if any(o.startswith("targets") for o in case.ops):
+            # /targets are for the mse loss, which the seed's /labels sets do not suit:
+            # the file is both sets
+            sets = ["--set", "model.loss=mse", "--set", "data.train=%s" % name, "--set", "data.test=%s" % name]
+        case.commands = [["train", "seed.yaml"] + sets + ["--set", "train.log_every=1000", "--set", "checkpoint.dir=run"],
                          ["eval", self.seeds.path("seed-ckpt.h5"), "--data", name]]
 
     def make_checkpoint(self, rng, case):
@@ -1316,7 +1332,8 @@ class Maker:
         img, lab = (name, other) if target == "images" else (other, name)
         extra = []
         if rng.random() < 0.2:
-            extra = ["--class-names", rng.choice(["a,b,c,d", "a,b", "a", ",,,,", "a,b,c,d,e,f,g,h,i,j"])]
+            # names enough for the seed's labels (0 to 3): a message about them would not be the mutation's
+            extra = ["--class-names", rng.choice(["a,b,c,d", "a,b,c,d,e,f,g,h,i,j", "\u00e9,b,c,d", "a,b,c,d,"])]
         case.names = [name]
         case.commands = [["convert", "idx", "--images", img, "--labels", lab] + extra + out]
 
