@@ -71,6 +71,17 @@ sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
   return SN_OK;
 }
 
+/* value into buf of cap bytes, whole: a config cut at the buffer's end would parse as
+ * another (shorter) config without a word. */
+static sn_status copy_string(const char *name, const char *value, char *buf, size_t cap) {
+  const size_t len = strlen(value);
+  if (len >= cap)
+    return sn_fail(SN_ERR_FORMAT, "attribute '%s' is a string of %zu bytes, more than the %zu accepted", name, len,
+                   cap - 1);
+  memcpy(buf, value, len + 1);
+  return SN_OK;
+}
+
 sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t cap, int required) {
   buf[0] = '\0';
   if (H5Aexists(obj, name) <= 0)
@@ -99,7 +110,7 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
     if (H5Aread(attr, mem, &value) < 0 || !value) {
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     } else {
-      snprintf(buf, cap, "%s", value);
+      st = copy_string(name, value, buf, cap);
       H5free_memory(value);
     }
     H5Tclose(mem);
@@ -112,7 +123,7 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
     if (!tmp || H5Aread(attr, mem, tmp) < 0)
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     else
-      snprintf(buf, cap, "%s", tmp);
+      st = copy_string(name, tmp, buf, cap);
     free(tmp);
     H5Tclose(mem);
   }

@@ -127,6 +127,13 @@ run_ranks 2 train blobs.yaml --set train.log_every=1000 --set data.train=huge-pi
 expect_failure "pixels that overflow once scaled, relu" 2 "of layer 'conv' holds NaN at element 0 (from NaN or Inf in the data"
 [ ! -e nan-relu/latest.h5 ] && pass "no checkpoint of NaN weights" || fail "a checkpoint of NaN weights was written"
 
+# A string attribute longer than its reader's buffer was cut to fit without a word: a
+# config after 1 MB of comments was read as the comments alone.
+cp run/latest.h5 long-config.h5
+$PYTHON -c 'import h5py, sys; f = h5py.File(sys.argv[1], "a"); f.attrs["config"] = "#" * (1 << 20) + "\n" + f.attrs["config"]' long-config.h5
+run_ranks 2 eval long-config.h5 --data blobs-test.h5
+expect_failure "a checkpoint config longer than 1 MB" 2 "long-config.h5 is damaged or incomplete: attribute 'config' is a string of"
+
 # Positions out of range: samples_seen -1 read memory before the sample order.
 for bad in "samples_seen -1" "step -5" "epoch -1" "world_size 0"; do
   read -r key value <<<"$bad"
