@@ -60,6 +60,19 @@ static herr_t read_attr(hid_t obj, const char *name, const H5A_info_t *info, voi
   return 0;
 }
 
+/* The attributes shardnet's readers open by name (h5util.c): read the same way here,
+ * since a damaged attribute index can stop an iteration before it reaches one that
+ * the parent would still find by name. */
+static const char *const read_by_name[] = {"format", "format_version", "config",     "overrides", "class_names",
+                                           "layer_names", "weight_names", "type", "step",      "epoch",
+                                           "samples_seen", "seed",        "world_size"};
+
+static void read_attrs(hid_t obj) {
+  for (size_t k = 0; k < sizeof read_by_name / sizeof *read_by_name; k++)
+    if (H5Aexists(obj, read_by_name[k]) > 0) read_attr(obj, read_by_name[k], NULL, NULL);
+  H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, read_attr, NULL);
+}
+
 /* A dataset's description and its first element, which takes HDF5 through its
  * chunk index and filters. */
 static void touch_dataset(hid_t set) {
@@ -92,7 +105,7 @@ static herr_t visit(hid_t group, const char *name, const H5L_info_t *info, void 
   if (info->type != H5L_TYPE_HARD) return 0;  /* soft and external links lead elsewhere */
   hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
   if (obj < 0) return 0;
-  H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, read_attr, NULL);
+  read_attrs(obj);
   if (H5Iget_type(obj) == H5I_DATASET) touch_dataset(obj);
   H5Oclose(obj);
   return 0;
@@ -104,7 +117,7 @@ static int walk(const char *path) {
   sn_h5_quiet();
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) return 1;
-  H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, read_attr, NULL);
+  read_attrs(file);
   H5Lvisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, visit, NULL);
   H5Fclose(file);
   return 0;
