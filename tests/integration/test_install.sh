@@ -22,7 +22,8 @@ for f in bin/shardnet include/shardnet/net.h include/shardnet/version.h lib/libs
   lib/pkgconfig/shardnet.pc lib/cmake/shardnet/shardnetConfig.cmake; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
-"$prefix/bin/shardnet" --version | grep -q "^shardnet [0-9]" && pass "the installed shardnet --version" ||
+version=$("$prefix/bin/shardnet" --version 2>&1)
+grep -q "^shardnet [0-9]" <<<"$version" && pass "the installed shardnet --version" ||
   fail "installed shardnet --version: $("$prefix/bin/shardnet" --version 2>&1 | head -2)"
 
 consumer=$SN_SOURCE_DIR/tests/install
@@ -53,7 +54,9 @@ for bin in ./consumer-pc consumer-shardnet/consumer consumer-shardnet_static/con
 done
 [ ${#outputs[@]} -eq 3 ] && [ "$(printf '%s\n' "${outputs[@]}" | sort -u | wc -l)" -eq 1 ] &&
   pass "the three consumers computed the same logits" || fail "consumers ran: ${#outputs[@]} of 3, outputs: ${outputs[*]}"
-ldd consumer-shardnet/consumer | grep -q "libshardnet.so" && pass "shardnet::shardnet is the shared library" ||
+# (ldd's output captured first: grep -q leaving early would fail the pipe under pipefail)
+libs=$(ldd consumer-shardnet/consumer 2>&1)
+grep -q "libshardnet.so" <<<"$libs" && pass "shardnet::shardnet is the shared library" ||
   fail "the find_package consumer does not load libshardnet.so"
 
 # The Lmod modulefile example, pointed at the prefix: `module load` makes the command,
