@@ -601,7 +601,8 @@ def config_related_names(blob):
         for section, keys in (("data", ("train", "test")), ("checkpoint", ("dir",))):
             sec = doc.get(section)
             if isinstance(sec, dict):
-                names += [str(sec[k]) for k in keys if isinstance(sec.get(k), (str, int, float))]
+                # any scalar: PyYAML reads 2001-12-14 as a date, shardnet as the path it is
+                names += [str(sec[k]) for k in keys if sec.get(k) is not None and not isinstance(sec[k], (list, dict))]
     return [n for n in names if len(n) >= 1]
 
 
@@ -1199,12 +1200,15 @@ class Maker:
                 sets.append(text)
                 key = text.split("=")[0]
                 leaf = key.split(".")[-1]
-                case.names += [text, key.strip() or text, leaf.strip(), "'%s'" % key, "'%s'" % leaf]
+                case.names += ["--set " + text, key.strip() or text, leaf.strip(), "'%s'" % key, "'%s'" % leaf]
                 continue
             value = hostile_value(rng, key.split(".")[-1]) if rng.random() < 0.85 else rng.choice(
                 ["", "1\n2", "a=b", "\t", "[", "{a:", "'", "*x", "&a", "x" * 2000])
             sets.append("%s=%s" % (key, value))
-            case.names += [key, key.split(".")[-1], value.strip()]
+            parent, _, leaf = key.rpartition(".")
+            # the key, its last part quoted as messages quote keys, the value, and a
+            # section the key makes (data.augment.random_shift: needs the key 'max')
+            case.names += [key, leaf, "'%s'" % leaf, value.strip()] + ([parent] if "." in parent else [])
             touches_length |= key in ("train.max_steps", "train.epochs")
         case.ops = ["--set " + s[:80] for s in sets]
         argv = []
