@@ -3,7 +3,7 @@
 # shellcheck shell=bash
 
 SN_BUILD_PACKAGES="cmake make gcc pkg-config zlib1g-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-openmp-dev libyaml-dev libcunit1-dev libpng-dev libjpeg62-turbo-dev libdnnl-dev"
-SN_TEST_PACKAGES="python3 python3-h5py python3-numpy python3-pil iproute2 procps lmod chromium"
+SN_TEST_PACKAGES="python3 python3-h5py python3-numpy python3-pil python3-yaml iproute2 procps lmod chromium"
 SN_DATA_PACKAGES="dataset-fashion-mnist"
 # The Slurm tests (tests/integration/test_slurm*.sh) start a private one-node cluster.
 # The libFuzzer targets (scripts/fuzz.sh): clang with its sanitizer runtimes and OpenMP.
