@@ -6,6 +6,7 @@
 #
 #   scripts/fuzz.sh            # 60 s per target, as CI runs it
 #   scripts/fuzz.sh 600        # a longer campaign
+#   FUZZ_TARGETS="idx cifar10" scripts/fuzz.sh 600   # some targets only
 #
 # A crash, a leak or an input running longer than 30 s stops that target: libFuzzer
 # writes the input to tests/fuzz-regressions/<target>/, where it stays as a regression
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 sn_require_packages $SN_BUILD_PACKAGES $SN_FUZZ_PACKAGES
 seconds=${1:-60}
-targets=(config idx cifar10 dataset checkpoint)
+read -ra targets <<<"${FUZZ_TARGETS:-config idx cifar10 dataset checkpoint}"
 
 echo "== fuzz targets (clang, libFuzzer, ASan + UBSan)"
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSN_FUZZ=ON -DSN_BUILD_TESTS=OFF -DSN_SHARED=OFF >/dev/null

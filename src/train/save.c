@@ -67,8 +67,10 @@ static sn_status check_finite(const sn_trainer *t) {
       for (size_t e = 0; e < p->count; e++)
         if (!isfinite(p->data[e]))
           return sn_fail(SN_ERR_NUMERIC, "after step %ld, %s of layer '%s' holds %s at element %zu (from NaN or Inf "
-                         "in the data, or a learning rate too high); stopped without writing a checkpoint",
-                         t->at.step, p->name, net->layers[i].name, isnan(p->data[e]) ? "NaN" : "Inf", e);
+                         "in the data, values in %s too large to train on, or a learning rate too high); stopped "
+                         "without writing a checkpoint",
+                         t->at.step, p->name, net->layers[i].name, isnan(p->data[e]) ? "NaN" : "Inf", e,
+                         t->cfg->data.train);
     }
   return SN_OK;
 }
