@@ -18,6 +18,11 @@ typedef struct {
   const char *config_text;  /* the resolved YAML (sn_config.resolved): overrides applied */
   const char *const *overrides;  /* its --set options, kept as provenance only */
   int n_overrides;
+  /* Optional: idle memory the writer may clobber to put tensors in the Keras layout,
+   * so a checkpoint adds no buffer of the largest tensor's size to a run's peak
+   * memory (the trainer lends its gradient arena between steps). */
+  float *scratch;
+  size_t scratch_floats;
 } sn_checkpoint_meta;
 
 /* The optimizer's state as a checkpoint holds it, described by its owner (the

@@ -113,7 +113,12 @@ typedef struct {
   int batch;
   const float *in[SN_MAX_INPUTS];
   const float *out;
-  const float *dout;
+  /* The gradient at this layer's output. Dead once this backward returns, so when
+   * dout_scratch is set (prepared with output_grad_scratch) the layer may overwrite
+   * it instead of taking a workspace buffer of its size; the loss-facing layer's
+   * belongs to the caller. */
+  float *dout;
+  int dout_scratch;
   float *din[SN_MAX_INPUTS];
   float *aux;
   float *work;
@@ -129,12 +134,17 @@ typedef struct {
 void sn_param_grad_rows(const sn_bwd *b, const sn_param *p, sn_grad_rows_fn fn, void *ctx);
 
 /* What sn_net_reserve tells a layer before any pass: the largest batch, the OpenMP
- * threads the workspace is sized for, and which kernels to make at which precision. */
+ * threads the workspace is sized for, which kernels to make at which precision,
+ * whether backward will get its dout as scratch (sn_bwd.dout_scratch), and whether
+ * din stays NULL (it reads only the network input, whose gradient nobody wants): a
+ * kernel then sizes no buffers for it. */
 typedef struct {
   int max_batch;
   int threads;
   sn_precision precision;
   sn_kernel_set kernels;
+  int output_grad_scratch;
+  int no_input_grad;
 } sn_prepare;
 
 typedef struct sn_layer sn_layer;
@@ -159,6 +169,9 @@ typedef struct sn_layer_ops {
   size_t (*workspace_floats)(const sn_layer *l, int batch, int threads);
   /* Floats kept from forward to backward for a batch; NULL means none. */
   size_t (*aux_floats)(const sn_layer *l, int batch);
+  /* Set for a reshape (flatten): the output holds the input's values in the input's
+   * order, so the net may hand forward the input's own buffer as f->out. */
+  int output_is_input;
   void (*forward)(sn_layer *l, const sn_fwd *f);
   void (*backward)(sn_layer *l, const sn_bwd *b);
   /* Forward multiply-adds x2 for one sample; NULL means zero. */
@@ -215,7 +228,7 @@ void sn_activation_forward(sn_activation act, float *y, size_t n);
 void sn_activation_backward(sn_activation act, const float *y, const float *dy, float *dx,
                             size_t n);
 /* dpre = dy * act'(.) (one pass: what a layer with a fused activation hands its
- * kernels as the gradient at the pre-activation). */
+ * kernels as the gradient at the pre-activation). dpre may be dy. */
 void sn_activation_gradient(sn_activation act, const float *y, const float *dy, float *dpre, size_t n);
 
 #endif

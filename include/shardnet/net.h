@@ -61,6 +61,14 @@ typedef struct {
   void *layer_ctx;
 } sn_pass;
 
+/* The buffers behind dacts (src/net/grad_plan.c): layers whose output gradients are
+ * never live at once share one; zero_at[j] is the backward step that clears j's. */
+typedef struct {
+  float **pools;
+  int n_pools;
+  int *zero_at;
+} sn_grad_plan;
+
 typedef struct sn_net {
   sn_shape input_shape;
   sn_loss_kind loss;
@@ -73,7 +81,8 @@ typedef struct sn_net {
   int borrowed_params, borrowed_grads;   /* bound with sn_net_bind_arenas: not ours to free */
   /* Per-batch buffers, sized by sn_net_reserve. */
   int max_batch;
-  float **acts, **dacts, **aux;
+  float **acts, **dacts, **aux;   /* dacts[i] is valid only during backward */
+  sn_grad_plan dact_plan;
   float *work;
   size_t work_floats;
   int threads;              /* OpenMP threads at sn_net_reserve: the workspace fits that many */

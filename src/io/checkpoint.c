@@ -41,14 +41,20 @@ static sn_status write_tensor(hid_t group, const sn_net *net, int i, int k, cons
   H5Pset_create_intermediate_group(lcpl, 1);
   /* A Fletcher-32 checksum per chunk, which HDF5 verifies on every read: a flipped bit
    * in the weights fails the load instead of training on from damaged values. The
-   * filter needs a chunked layout: whole rows of the tensor, at most 16 MB a chunk. */
+   * filter needs a chunked layout: whole rows of the tensor, at most 1 MiB a chunk
+   * (HDF5's chunk cache size). The filter pipeline copies a chunk to checksum it, so
+   * larger chunks add their size to the trainer's peak memory at every checkpoint. */
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
   hsize_t chunk[4];
   size_t row = sizeof(float);
   for (int d = 1; d < nd; d++) row *= (size_t)hd[d];
   for (int d = 0; d < nd; d++) chunk[d] = hd[d] ? hd[d] : 1;
-  const hsize_t rows = (hsize_t)((16u << 20) / (row ? row : 1));
-  if (chunk[0] > rows) chunk[0] = rows ? rows : 1;
+  /* rows split evenly: a last chunk with a few rows would take a whole chunk on disk */
+  const hsize_t fit = (hsize_t)((256u << 10) / (row ? row : 1));
+  if (chunk[0] > fit) {
+    const hsize_t pieces = fit ? (chunk[0] + fit - 1) / fit : chunk[0];
+    chunk[0] = (chunk[0] + pieces - 1) / pieces;
+  }
   herr_t err = row > (16u << 20) ? -1 : 0;  /* one row past 16 MB: no tensor of a CNN */
   if (err == 0) err = H5Pset_chunk(dcpl, nd, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0 ? -1 : 0;
   if (err == 0) err = sn_h5_write_whole(group, path, nd, hd, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, lcpl, dcpl, scratch);
@@ -177,8 +183,11 @@ static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, 
   for (int i = 0; i < net->n_layers; i++)
     for (int k = 0; k < net->layers[i].n_params; k++)
       if (net->layers[i].params[k].count > largest) largest = net->layers[i].params[k].count;
-  float *scratch = malloc(largest * sizeof *scratch);
-  if (!scratch) return sn_fail(SN_ERR_NOMEM, "cannot allocate checkpoint buffer");
+  float *own = NULL, *scratch = meta->scratch;
+  if (meta->scratch_floats < largest || !meta->scratch) {
+    scratch = own = malloc(largest * sizeof *scratch);
+    if (!own) return sn_fail(SN_ERR_NOMEM, "cannot allocate checkpoint buffer");
+  }
   /* The 1.8 file format and later checksum the superblock and object headers, so
    * damaged metadata is reported instead of read */
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -191,7 +200,7 @@ static sn_status checkpoint_write_unlocked(const char *path, const sn_net *net, 
   if (st == SN_OK && opt) st = write_optimizer(file, net, opt, scratch);
   if (file >= 0 && H5Fclose(file) < 0 && st == SN_OK)
     st = sn_fail(SN_ERR_IO, "cannot finish writing %s (disk full?)", tmp);
-  free(scratch);
+  free(own);
   if (st == SN_OK) st = sync_path(tmp, 0);
   if (st == SN_OK && rename(tmp, path) != 0)
     st = sn_fail(SN_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));

@@ -300,7 +300,12 @@ sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected)
 herr_t sn_h5_write_whole(hid_t loc, const char *name, int nd, const hsize_t *dims, hid_t file_type, hid_t mem,
                          hid_t lcpl, hid_t dcpl, const void *data) {
   hid_t space = H5Screate_simple(nd, dims, NULL);
-  hid_t dset = space < 0 ? -1 : H5Dcreate2(loc, name, file_type, space, lcpl, dcpl, H5P_DEFAULT);
+  /* Written whole, once: chunks go straight to the file instead of through a chunk
+   * cache, which would hold up to 1 MiB more for nothing. */
+  hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+  if (dapl >= 0) H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
+  hid_t dset = space < 0 || dapl < 0 ? -1 : H5Dcreate2(loc, name, file_type, space, lcpl, dcpl, dapl);
+  if (dapl >= 0) H5Pclose(dapl);
   herr_t err = dset < 0 ? -1 : H5Dwrite(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   if (dset >= 0 && H5Dclose(dset) < 0) err = -1;
   if (space >= 0) H5Sclose(space);

@@ -24,6 +24,8 @@ typedef struct {
   int pb, pr;           /* padding at the bottom and right (g has top and left) */
   int has_bias;
   sn_activation act;    /* applied to the output; backward differentiates it first */
+  int dy_scratch;       /* backward gets dy as scratch (sn_conv_bwd_args.dy_scratch) */
+  int no_dx;            /* backward never gets a dx: no buffers for it */
 } sn_conv_spec;
 
 typedef struct sn_conv_kernel sn_conv_kernel;
@@ -38,10 +40,13 @@ typedef struct {
 } sn_conv_fwd_args;
 
 /* Backward ADDS into dx (NULL: not needed), dw and db (NULL without a bias). y and dy
- * are the forward output and the gradient at it. */
+ * are the forward output and the gradient at it; with dy_scratch (only for a kernel
+ * made with spec.dy_scratch) the kernel may overwrite dy. */
 typedef struct {
   int batch;
-  const float *x, *w, *y, *dy;
+  int dy_scratch;
+  const float *x, *w, *y;
+  float *dy;
   float *dx, *dw, *db;
   float *work;
 } sn_conv_bwd_args;

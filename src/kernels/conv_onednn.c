@@ -52,7 +52,7 @@ typedef struct {
   size_t xb_bytes, dy_bytes;                     /* primitive-side batch buffers, for zeroing */
   /* workspace offsets (bytes) */
   size_t f_src, f_wei, f_dst, f_scratch, f_total;
-  size_t b_dpre, b_src, b_ddst, b_ddst_d, b_wei, b_dwei, b_dbias, b_dsrc, b_scratch, b_total;
+  size_t b_dpre, b_src, b_ddst, b_ddst_d, b_wei, b_dwei, b_dbias, b_dsrc, b_wscratch, b_dscratch, b_total;
 } onednn_conv;
 
 static size_t onednn_workspace(const void *impl) {
@@ -89,10 +89,11 @@ static void onednn_forward(const void *impl, const sn_conv_fwd_args *a) {
   if (!c->fused) sn_activation_forward(c->s.act, a->y, (size_t)a->batch * c->out_size);
 }
 
-/* The gradient at the pre-activation: dy itself, or dy * act'(y) in the workspace. */
+/* The gradient at the pre-activation: dy itself, or dy * act'(y), in place when dy is
+ * scratch and else in the workspace. */
 static const float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_args *a) {
   if (c->s.act.kind == SN_ACT_NONE) return a->dy;
-  float *dpre = (float *)sn_dnnl_at(a->work, c->b_dpre);
+  float *dpre = a->dy_scratch ? a->dy : (float *)sn_dnnl_at(a->work, c->b_dpre);
   /* large enough to run on the whole team inside */
   sn_activation_gradient(c->s.act, a->y, a->dy, dpre, (size_t)a->batch * c->out_size);
   return dpre;
@@ -101,7 +102,7 @@ static const float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_
 static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
   const onednn_conv *c = impl;
   float *w = a->work;
-  void *scratch = sn_dnnl_at(w, c->b_scratch);
+  void *scratch = sn_dnnl_at(w, c->b_wscratch);
   const float *dpre = pre_activation_grad(c, a);
 
   /* weights: dW += src (x) dpre, db += sum dpre; missing samples are zeros */
@@ -119,15 +120,17 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
     sn_dnnl_bind(c->bw_dbias, sn_dnnl_at(w, c->b_dbias));
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, c->bw_dbias};
   }
-  sn_dnnl_run(&c->bwd_w, sn_dnnl_at(w, c->b_scratch), nargs, args);
+  sn_dnnl_run(&c->bwd_w, scratch, nargs, args);
   sn_dnnl_reorder_run(&c->dw_out, 1, sn_dnnl_at(w, c->b_dwei), a->dw, scratch);
   if (a->db) {
     const float *db = (const float *)sn_dnnl_at(w, c->b_dbias);
     for (int k = 0; k < c->s.cout; k++) a->db[k] += db[k];
   }
   if (!a->dx) return;
+  SN_ASSERT(!c->s.no_dx);
 
-  /* data: dx += dpre (x)^T W */
+  /* data: dx += dpre (x)^T W, in buffers laid over the weight pass's dead ones */
+  scratch = sn_dnnl_at(w, c->b_dscratch);
   size_t ddst = c->b_ddst;
   if (!c->dyd_shared) {
     ddst = c->b_ddst_d;
@@ -139,7 +142,7 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
   sn_dnnl_bind(c->bd_dsrc, sn_dnnl_at(w, c->b_dsrc));
   dnnl_exec_arg_t dargs[4] = {{DNNL_ARG_DIFF_DST, c->bd_ddst}, {DNNL_ARG_WEIGHTS, c->bd_wei},
                               {DNNL_ARG_DIFF_SRC, c->bd_dsrc}};
-  sn_dnnl_run(&c->bwd_d, sn_dnnl_at(w, c->b_scratch), 3, dargs);
+  sn_dnnl_run(&c->bwd_d, scratch, 3, dargs);
   sn_dnnl_reorder_run(&c->dx_out, a->batch, sn_dnnl_at(w, c->b_dsrc), a->dx, scratch);
 }
 
@@ -307,23 +310,32 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
                    : sn_dnnl_reorder_scratch(&c->y_out));
   c->f_total = f.at;
 
-  /* backward: dpre | src | ddst | ddst (data) | weights | dweights | dbias | dsrc | scratch */
+  /* backward, two phases over one region: dpre (when not in dy) and ddst, which
+   * backward data may share, stay; the weight pass's src | dweights | dbias | scratch
+   * are dead once dW is out, and the data pass lays its ddst (when not shared) |
+   * weights | dsrc | scratch over them */
   ws_cursor b = {0};
-  c->b_dpre = ws_take(&b, c->s.act.kind == SN_ACT_NONE ? 0 : (size_t)c->n * c->out_size * sizeof(float));
-  c->b_src = ws_take(&b, c->xb_bytes);
+  const int dpre_in_ws = c->s.act.kind != SN_ACT_NONE && !c->s.dy_scratch;
+  c->b_dpre = ws_take(&b, dpre_in_ws ? (size_t)c->n * c->out_size * sizeof(float) : 0);
   c->b_ddst = ws_take(&b, c->dy_bytes);
-  c->b_ddst_d = ws_take(&b, c->dyd_shared ? 0 : md_bytes(bd_ddst));
-  c->b_wei = ws_take(&b, md_bytes(bd_wei));
+  ws_cursor dp = b;
+  c->b_src = ws_take(&b, c->xb_bytes);
   c->b_dwei = ws_take(&b, md_bytes(bw_dwei));
   c->b_dbias = ws_take(&b, (size_t)c->s.cout * sizeof(float));
-  c->b_dsrc = ws_take(&b, md_bytes(bd_dsrc));
-  c->b_scratch = ws_take(&b, 0);
-  size_t scratch = max3(c->bwd_d.scratch_bytes, c->bwd_w.scratch_bytes, 0);
-  const sn_dnnl_reorder *rs[6] = {&c->xb_in, &c->dy_in, &c->dw_out, &c->dyd_in, &c->wd_in, &c->dx_out};
-  for (int k = 0; k < 6; k++)
-    if (sn_dnnl_reorder_scratch(rs[k]) > scratch) scratch = sn_dnnl_reorder_scratch(rs[k]);
-  b.at += scratch;
-  c->b_total = b.at;
+  c->b_wscratch = ws_take(&b, 0);
+  const sn_dnnl_reorder *wr[3] = {&c->xb_in, &c->dy_in, &c->dw_out};
+  b.at += max3(c->bwd_w.scratch_bytes, sn_dnnl_reorder_scratch(wr[0]),
+               max3(0, sn_dnnl_reorder_scratch(wr[1]), sn_dnnl_reorder_scratch(wr[2])));
+  if (!c->s.no_dx) {
+    c->b_ddst_d = ws_take(&dp, c->dyd_shared ? 0 : md_bytes(bd_ddst));
+    c->b_wei = ws_take(&dp, md_bytes(bd_wei));
+    c->b_dsrc = ws_take(&dp, md_bytes(bd_dsrc));
+    c->b_dscratch = ws_take(&dp, 0);
+    const sn_dnnl_reorder *dr[3] = {&c->dyd_in, &c->wd_in, &c->dx_out};
+    dp.at += max3(c->bwd_d.scratch_bytes, sn_dnnl_reorder_scratch(dr[0]),
+                  max3(0, sn_dnnl_reorder_scratch(dr[1]), sn_dnnl_reorder_scratch(dr[2])));
+  }
+  c->b_total = b.at > dp.at ? b.at : dp.at;
   const char *impl = "?";
   dnnl_primitive_desc_query(fpd, dnnl_query_impl_info_str, 0, &impl);
   snprintf(c->name, sizeof c->name, "oneDNN %s", impl);

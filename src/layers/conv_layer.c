@@ -10,7 +10,10 @@ sn_status sn_conv_layer_prepare(sn_layer *l, const sn_prepare *p) {
   sn_conv_core *c = core(l);
   sn_conv_kernel_destroy(c->compute);
   c->compute = NULL;
-  return sn_conv_kernel_create(&c->spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
+  sn_conv_spec spec = c->spec;
+  spec.dy_scratch = p->output_grad_scratch;
+  spec.no_dx = p->no_input_grad;
+  return sn_conv_kernel_create(&spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
 }
 
 const char *sn_conv_layer_kernel_name(const sn_layer *l) {
@@ -35,7 +38,8 @@ void sn_conv_layer_backward(sn_layer *l, const sn_bwd *b) {
   const sn_conv_core *c = core(l);
   sn_conv_kernel_backward(c->compute, &(sn_conv_bwd_args){.batch = b->batch, .x = b->in[0],
                                                          .w = l->params[0].data, .y = b->out,
-                                                         .dy = b->dout, .dx = b->din[0],
+                                                         .dy = b->dout, .dy_scratch = b->dout_scratch,
+                                                         .dx = b->din[0],
                                                          .dw = l->params[0].grad,
                                                          .db = c->spec.has_bias ? l->params[1].grad : NULL,
                                                          .work = b->work});

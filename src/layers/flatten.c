@@ -12,7 +12,8 @@ static sn_status flatten_infer(sn_layer *l) {
 }
 
 static void flatten_forward(sn_layer *l, const sn_fwd *f) {
-  memcpy(f->out, f->in[0], (size_t)f->batch * sn_shape_size(l->out_shape) * sizeof(float));
+  /* the net usually hands over the input's buffer itself (output_is_input) */
+  if (f->out != f->in[0]) memcpy(f->out, f->in[0], (size_t)f->batch * sn_shape_size(l->out_shape) * sizeof(float));
 }
 
 static void flatten_backward(sn_layer *l, const sn_bwd *b) {
@@ -29,4 +30,5 @@ const sn_layer_ops sn_flatten_ops = {
     .infer = flatten_infer,
     .forward = flatten_forward,
     .backward = flatten_backward,
+    .output_is_input = 1,
 };

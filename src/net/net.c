@@ -6,6 +6,7 @@
 
 #include "shardnet/memory.h"
 #include "shardnet/net.h"
+#include "net/grad_plan.h"
 
 static int find_layer(const sn_layer *layers, int n, const char *name) {
   for (int i = 0; i < n; i++)
@@ -140,14 +141,18 @@ sn_status sn_net_create(const sn_model_spec *spec, sn_net **out) {
   return SN_OK;
 }
 
+/* A reshape layer's output is its producer's buffer (output_is_input); the network
+ * input is the caller's and changes from call to call, so that one is copied. */
+static int shares_input_buffer(const sn_layer *l) { return l->ops->output_is_input && l->inputs[0] >= 0; }
+
 static void release_buffers(sn_net *net) {
   for (int i = 0; i < net->n_layers; i++) {
-    if (net->acts) sn_free(net->acts[i]);
-    if (net->dacts) sn_free(net->dacts[i]);
+    if (net->acts && !shares_input_buffer(&net->layers[i])) sn_free(net->acts[i]);
     if (net->aux) sn_free(net->aux[i]);
   }
   free(net->acts);
   free(net->dacts);
+  sn_grad_plan_release(&net->dact_plan);
   free(net->aux);
   sn_free(net->work);
   sn_free(net->dinput);
@@ -208,20 +213,26 @@ sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
   if (!net->acts || !net->dacts || !net->aux) return sn_fail(SN_ERR_NOMEM, "cannot allocate activations");
   size_t work = 0;
   net->threads = omp_get_max_threads();
-  const sn_prepare prep = {.max_batch = max_batch, .threads = net->threads, .precision = net->precision,
-                           .kernels = net->kernels};
   for (int i = 0; i < n; i++) {
     sn_layer *l = &net->layers[i];
+    int reads_layers = 0;
+    for (int k = 0; k < l->n_inputs; k++) reads_layers |= l->inputs[k] >= 0;
+    const sn_prepare prep = {.max_batch = max_batch, .threads = net->threads, .precision = net->precision,
+                             .kernels = net->kernels, .output_grad_scratch = i < n - 1,
+                             .no_input_grad = !reads_layers && !want_input_grad};
     if (l->ops->prepare) SN_TRY(l->ops->prepare(l, &prep));
     size_t out = (size_t)max_batch * sn_shape_size(l->out_shape);
-    SN_TRY(sn_alloc_floats(out, &net->acts[i]));
-    SN_TRY(sn_alloc_floats(out, &net->dacts[i]));
+    if (shares_input_buffer(l))
+      net->acts[i] = net->acts[l->inputs[0]];
+    else
+      SN_TRY(sn_alloc_floats(out, &net->acts[i]));
     if (l->ops->aux_floats) SN_TRY(sn_alloc_floats(l->ops->aux_floats(l, max_batch), &net->aux[i]));
     if (l->ops->workspace_floats) {
       size_t w = l->ops->workspace_floats(l, max_batch, net->threads);
       if (w > work) work = w;
     }
   }
+  SN_TRY(sn_grad_plan_make(net, max_batch, &net->dact_plan));
   SN_TRY(sn_alloc_floats(work, &net->work));
   net->work_floats = work;
   if (want_input_grad)

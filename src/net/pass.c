@@ -38,17 +38,22 @@ void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass)
 
 void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass) {
   SN_ASSERT(batch >= 1 && batch <= net->max_batch);
-  /* Layers add into their inputs' gradients, so a layer read by several others
-   * receives the sum; everything but the loss-facing buffer starts at zero. */
-  for (int i = 0; i < net->n_layers - 1; i++)
-    memset(net->dacts[i], 0, (size_t)batch * sn_shape_size(net->layers[i].out_shape) * sizeof(float));
   if (net->dinput)
     memset(net->dinput, 0, (size_t)batch * sn_shape_size(net->input_shape) * sizeof(float));
+  const sn_grad_plan *plan = &net->dact_plan;
   for (int i = net->n_layers - 1; i >= 0; i--) {
+    /* Layers add into their inputs' gradients, so a layer read by several others
+     * receives the sum. A gradient buffer is cleared just before the first layer that
+     * adds into it (grad_plan.c): it may have served another layer until then. The
+     * loss-facing one holds the loss gradient. */
+    for (int j = 0; j < net->n_layers - 1; j++)
+      if (plan->zero_at[j] == i)
+        memset(net->dacts[j], 0, (size_t)batch * sn_shape_size(net->layers[j].out_shape) * sizeof(float));
     sn_layer *l = &net->layers[i];
     sn_bwd b = {.batch = batch,
                 .out = net->acts[i],
                 .dout = net->dacts[i],
+                .dout_scratch = i < net->n_layers - 1,
                 .aux = net->aux[i],
                 .work = net->work,
                 .rng = sn_rng_make_key(pass->seed, pass->epoch, (uint32_t)i),

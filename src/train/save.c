@@ -95,7 +95,10 @@ sn_status sn_trainer_save(sn_trainer *t) {
                                .world_size = sn_dist_size(t->dist),
                                .config_text = c->resolved,
                                .overrides = t->overrides,
-                               .n_overrides = t->n_overrides};
+                               .n_overrides = t->n_overrides,
+                               /* the next step zeroes or overwrites every gradient */
+                               .scratch = t->net->grads,
+                               .scratch_floats = t->net->n_params};
     sn_optimizer_state state;
     sn_optimizer_describe(t->opt, &state);
     st = sn_checkpoint_write(path, t->net, &state, &meta);

@@ -36,6 +36,10 @@ static const kernel_case cases[] = {
     {"conv2d_transpose filters=5 kernel=1", 3, 4, 4},
     {"conv2d_transpose filters=16 kernel=4 stride=2 padding=1 activation=relu", 16, 7, 7},
     {"conv2d_transpose filters=16 kernel=4 stride=2 padding=1", 16, 7, 7},
+    /* convolutions before other layers take their output gradient as scratch (the
+     * activation's gradient is applied in place) */
+    {"conv2d filters=16 kernel=3 padding=same activation=relu; conv2d filters=4 kernel=3 activation=tanh; "
+     "maxpool2d size=2; flatten; dense units=5", 3, 9, 8},
     /* dense runs oneDNN's matmul for the reserved batch, CBLAS for smaller ones */
     {"flatten; dense units=7", 3, 5, 4},
     {"flatten; dense units=33 activation=tanh bias=false", 2, 3, 5},

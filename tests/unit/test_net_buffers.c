@@ -1,0 +1,68 @@
+/* How the net lays out its per-batch buffers: output gradients share buffers only
+ * between layers that are never live at once (src/net/grad_plan.c), and a flatten's
+ * output is its producer's buffer. The gradients themselves are checked against
+ * finite differences by the layer and merge suites, which run on these buffers. */
+#include <string.h>
+
+#include "sn_test_layers.h"
+
+/* Every two layers sharing a gradient buffer have disjoint live ranges [j, zero_at[j]]. */
+static void assert_no_overlap(const sn_net *net) {
+  const int *zero_at = net->dact_plan.zero_at;
+  for (int i = 0; i < net->n_layers; i++)
+    for (int j = i + 1; j < net->n_layers; j++)
+      if (net->dacts[i] == net->dacts[j]) {
+        if (zero_at[i] >= j) fprintf(stderr, "  layers %d and %d share a live gradient\n", i, j);
+        CU_ASSERT(zero_at[i] < j);
+      }
+}
+
+static void test_chain_needs_two_buffers(void) {
+  sn_net *net = sn_test_net(sn_shape_chw(2, 6, 6),
+                            "conv2d filters=4 kernel=3 activation=relu; maxpool2d size=2; relu; sigmoid; "
+                            "flatten; dense units=8 activation=relu; dropout rate=0.5; dense units=3", 4);
+  if (!net) return;
+  CU_ASSERT_EQUAL(net->dact_plan.n_pools, 2);
+  assert_no_overlap(net);
+  /* each layer's gradient is written by the next layer and read by itself */
+  for (int j = 0; j < net->n_layers - 1; j++) CU_ASSERT_EQUAL(net->dact_plan.zero_at[j], j + 1);
+  sn_net_destroy(net);
+}
+
+static void test_skip_connection_stays_live(void) {
+  /* a's gradient is written by the add (layer 4) and must survive b, c and d's
+   * backward: it cannot share with any of them */
+  sn_net *net = sn_test_net(sn_shape_chw(2, 4, 4),
+                            "relu name=a; tanh name=b; sigmoid name=c; elu name=d; add inputs=a,d; "
+                            "flatten; dense units=2", 2);
+  if (!net) return;
+  CU_ASSERT_EQUAL(net->dact_plan.zero_at[0], 4);
+  for (int j = 1; j <= 3; j++) CU_ASSERT_PTR_NOT_EQUAL(net->dacts[0], net->dacts[j]);
+  assert_no_overlap(net);
+  CU_ASSERT(sn_test_gradcheck(net, 2, 1, 1e-2, 1e-2, 300) <= 1e-2);
+  sn_net_destroy(net);
+}
+
+static void test_flatten_shares_its_input(void) {
+  sn_net *net = sn_test_net(sn_shape_chw(2, 3, 3), "relu name=r; flatten name=f; dense units=2", 2);
+  if (!net) return;
+  CU_ASSERT_PTR_EQUAL(sn_net_layer_output(net, 1), sn_net_layer_output(net, 0));
+  sn_net_destroy(net);
+  /* the network input is the caller's buffer: a flatten of it gets its own */
+  net = sn_test_net(sn_shape_chw(2, 3, 3), "flatten name=f; dense units=2", 2);
+  if (!net) return;
+  float x[2 * 18];
+  sn_test_fill(x, 36, 3, -1.0f, 1.0f);
+  sn_test_pass(net, x, 2, NULL, NULL);
+  CU_ASSERT_EQUAL(memcmp(sn_net_layer_output(net, 0), x, sizeof x), 0);
+  CU_ASSERT_PTR_NOT_EQUAL(sn_net_layer_output(net, 0), x);
+  sn_net_destroy(net);
+}
+
+int main(void) {
+  const sn_test_case cases[] = {{"a chain of layers needs two gradient buffers", test_chain_needs_two_buffers},
+                                {"a skip connection keeps its gradient live", test_skip_connection_stays_live},
+                                {"flatten shares its producer's buffer", test_flatten_shares_its_input},
+                                {NULL, NULL}};
+  return sn_test_main("net_buffers", cases);
+}
