@@ -175,31 +175,32 @@ POOL_INLINE void pool_spread(float *dx, int ld, int kh, int kw, float g) {
 }
 
 /* General forward of one (in_h, in_w) plane x into one (out_h, out_w) plane y, with
- * each window's winner in win when not NULL (max/min only; a constant when inlined). */
-POOL_INLINE void general_forward(const pool_cfg *c, pool_kind kind, const float *x, float *y,
+ * each window's winner in win when `want` (max/min only; a constant when inlined, so
+ * the loops keep no test of it). */
+POOL_INLINE void general_forward(const pool_cfg *c, pool_kind kind, int want, const float *x, float *y,
                                  int32_t *win) {
   for (int oh = 0; oh < c->out_h; oh++)
     for (int ow = 0; ow < c->out_w; ow++) {
       int h0, h1, w0, w1, at = 0;
       window(c, oh, ow, &h0, &h1, &w0, &w1);
       const int o = oh * c->out_w + ow, first = h0 * c->in_w + w0;
-      y[o] = pool_window(kind, x + first, c->in_w, h1 - h0, w1 - w0, win ? &at : NULL);
-      if (kind != POOL_AVG && win) win[o] = first + at;
+      y[o] = pool_window(kind, x + first, c->in_w, h1 - h0, w1 - w0, want ? &at : NULL);
+      if (kind != POOL_AVG && want) win[o] = first + at;
     }
 }
 
 /* Tiled forward: output (oh, ow) pools the whole kh x kw block at (oh * kh, ow * kw),
  * so nothing is clipped and the loop over ow vectorises. Rows and columns past the
  * last whole window are never read, as in the general path. */
-POOL_INLINE void tiled_forward(const pool_cfg *c, pool_kind kind, int kh, int kw,
+POOL_INLINE void tiled_forward(const pool_cfg *c, pool_kind kind, int want, int kh, int kw,
                                const float *restrict x, float *restrict y,
                                int32_t *restrict win) {
   for (int oh = 0; oh < c->out_h; oh++) {
     const int first = oh * kh * c->in_w, o = oh * c->out_w;
     for (int ow = 0; ow < c->out_w; ow++) {
       int at = 0;
-      y[o + ow] = pool_window(kind, x + first + ow * kw, c->in_w, kh, kw, win ? &at : NULL);
-      if (kind != POOL_AVG && win) win[o + ow] = first + ow * kw + at;
+      y[o + ow] = pool_window(kind, x + first + ow * kw, c->in_w, kh, kw, want ? &at : NULL);
+      if (kind != POOL_AVG && want) win[o + ow] = first + ow * kw + at;
     }
   }
 }
@@ -208,13 +209,12 @@ POOL_INLINE void tiled_forward(const pool_cfg *c, pool_kind kind, int kh, int kw
  * one instance each, so forward runs no winner search at all. */
 #define POOL_PLANE_PASS(name, KIND, WIN)                                                \
   static void name(const pool_cfg *c, const float *x, float *y, int32_t *win) {         \
-    int32_t *w = WIN ? win : NULL;                                                      \
     if (c->path == POOL_TILED_2X2)                                                      \
-      tiled_forward(c, KIND, 2, 2, x, y, w);                                            \
+      tiled_forward(c, KIND, WIN, 2, 2, x, y, win);                                     \
     else if (c->path == POOL_TILED)                                                     \
-      tiled_forward(c, KIND, c->size[0], c->size[1], x, y, w);                          \
+      tiled_forward(c, KIND, WIN, c->size[0], c->size[1], x, y, win);                   \
     else                                                                                \
-      general_forward(c, KIND, x, y, w);                                                \
+      general_forward(c, KIND, WIN, x, y, win);                                         \
   }
 POOL_PLANE_PASS(max_plane_forward, POOL_MAX, 0)
 POOL_PLANE_PASS(avg_plane_forward, POOL_AVG, 0)
