@@ -15,8 +15,11 @@ BUILD=${BUILD_DIR:-$ROOT/build-bench}
 STEPS=${STEPS:-300}
 ROUNDS=${ROUNDS:-3}
 
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
+# SN_BENCH_NO_BUILD=1 times the shardnet already in BUILD_DIR
+if [ -z "${SN_BENCH_NO_BUILD:-}" ]; then
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
+fi
 SHARDNET=$BUILD/shardnet
 "$ROOT/datasets/fashion_mnist.sh" "$SHARDNET" >/dev/null
 WORK=$(mktemp -d)

@@ -27,10 +27,12 @@ trap 'rm -rf "$WORK"' EXIT
 cd "$ROOT"
 
 # run NAME RANKS THREADS BATCH BIND [--set ...]: prints "img/s step_ms wait_ms"
+# The sets held in memory (replicate): this measures the engine and the reduction,
+# not the reader threads, which on a node whose cores all compute share them.
 run() {
   local name=$1 ranks=$2 threads=$3 batch=$4 bind=$5
   shift 5
-  OMP_NUM_THREADS=$threads mpirun -np "$ranks" --bind-to "$bind" "$SHARDNET" train configs/fashion_mnist.yaml \
+  OMP_NUM_THREADS=$threads mpirun -np "$ranks" --bind-to "$bind" "$SHARDNET" train configs/fashion_mnist.yaml --set data.placement=replicate \
     --set train.max_steps="$STEPS" --set train.batch_size="$batch" --set train.log_every=100000 \
     --set data.test= --set checkpoint.dir="$WORK/$name" "$@" 2>&1 |
     sed -n 's/.*| \([0-9.]*\) img\/s | step \([0-9.]*\) ms, of which \([0-9.]*\) ms waiting.*/\1 \2 \3/p'

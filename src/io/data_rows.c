@@ -84,7 +84,7 @@ static herr_t read_sorted(hid_t set, hid_t mem, const uint32_t *sorted, int u, s
 
 sn_status sn_store_read_list(const sn_dataset *ds, const uint32_t *idx, int n, uint32_t *order, uint32_t *where,
                              uint8_t *images, uint8_t *answers) {
-  const sn_data_store *s = ds->store;
+  sn_data_store *s = ds->store;  /* the direct readers learn chunk addresses as they go */
   for (int k = 0; k < n; k++) order[k] = (uint32_t)k;
   /* qsort has no context argument; the lock also serialises this static */
   sn_h5_lock();
@@ -98,8 +98,11 @@ sn_status sn_store_read_list(const sn_dataset *ds, const uint32_t *idx, int n, u
     if (u == 0 || idx[k] != sorted[u - 1]) sorted[u++] = idx[k];
     where[k] = (uint32_t)(u - 1);
   }
-  herr_t err = read_sorted(s->images, s->image_type, sorted, u, (size_t)ds->h * ds->w * ds->c, images);
-  if (err >= 0) err = read_sorted(s->answers, s->answer_type, sorted, u, ds->target_size, answers);
+  herr_t err = 0;
+  if (!sn_direct_rows_read(&s->images_direct, sorted, u, images))
+    err = read_sorted(s->images, s->image_type, sorted, u, (size_t)ds->h * ds->w * ds->c, images);
+  if (err >= 0 && !sn_direct_rows_read(&s->answers_direct, sorted, u, answers))
+    err = read_sorted(s->answers, s->answer_type, sorted, u, ds->target_size, answers);
   sn_status st = SN_OK;
   /* A failed read is read again sample by sample, to name the one at fault. */
   for (int j = 0; err < 0 && st == SN_OK && j < u; j++)

@@ -11,12 +11,33 @@
 #include "dist/shared_arena.h"
 #include "shardnet/dataset.h"
 
+/* A dataset whose rows can be read with pread (direct_rows.c): fd < 0 when not. */
+typedef struct {
+  int fd;                  /* HDF5's POSIX descriptor of the file, not ours to close */
+  uint64_t file_bytes;
+  hid_t set;
+  int rank;
+  size_t row_bytes;
+  size_t chunk_rows;       /* 0: contiguous, from contiguous_at */
+  uint64_t contiguous_at;
+  size_t n_chunks;
+  haddr_t *chunk_at;       /* each chunk's address once looked up (HADDR_UNDEF before) */
+} sn_direct_rows;
+
+/* Sets d up for set when its rows can be read directly (else d->fd = -1). */
+void sn_direct_rows_init(hid_t file, hid_t set, hid_t mem_type, size_t row_bytes, sn_direct_rows *d);
+void sn_direct_rows_free(sn_direct_rows *d);
+/* Reads rows sorted[0..u) (ascending, distinct) into buf, one after another; 0 when
+ * any could not be read this way (the caller then reads them through HDF5). */
+int sn_direct_rows_read(sn_direct_rows *d, const uint32_t *sorted, int u, uint8_t *buf);
+
 struct sn_data_store {
   sn_dist *dist;
   int rank, size;               /* in the job (1 and 0 without MPI) */
   /* The file, opened with HDF5's POSIX driver for this process's independent reads. */
   hid_t file, images, answers;
   hid_t image_type, answer_type; /* memory types: uint8 or float, int32 or float */
+  sn_direct_rows images_direct, answers_direct;  /* for streamed requests */
   size_t chunk_rows;            /* rows per chunk of /images (1 when contiguous) */
   /* Rows [lo, hi) are in memory: all for replicate and node, this rank's part for
    * shard, none for stream. */

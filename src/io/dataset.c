@@ -132,6 +132,7 @@ static sn_status inspect_images(sn_dataset *ds) {
   s->image_type = ds->is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
   ds->image_bytes = (size_t)ds->h * ds->w * ds->c * (ds->is_float ? sizeof(float) : 1);
   s->images = open_rows(s->file, "images", ds->image_bytes, &s->chunk_rows);
+  if (s->images >= 0) sn_direct_rows_init(s->file, s->images, s->image_type, ds->image_bytes, &s->images_direct);
   return s->images < 0 ? sn_fail(SN_ERR_FORMAT, "%s: /images cannot be opened", ds->path) : SN_OK;
 }
 
@@ -166,6 +167,7 @@ static sn_status inspect_answers(sn_dataset *ds) {
   s->answer_type = ds->has_labels ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
   size_t chunk_rows;
   s->answers = open_rows(s->file, name, ds->answer_bytes, &chunk_rows);
+  if (s->answers >= 0) sn_direct_rows_init(s->file, s->answers, s->answer_type, ds->answer_bytes, &s->answers_direct);
   return s->answers < 0 ? sn_fail(SN_ERR_FORMAT, "%s: /%s cannot be opened", ds->path, name) : SN_OK;
 }
 
@@ -195,7 +197,8 @@ sn_status sn_dataset_open(sn_dist *d, const char *path, const sn_dataset_options
   ds->store = s;
   snprintf(ds->path, sizeof ds->path, "%s", path);
   *s = (sn_data_store){.dist = d, .rank = d ? sn_dist_rank(d) : 0, .size = d ? sn_dist_size(d) : 1,
-                       .file = H5I_INVALID_HID, .images = H5I_INVALID_HID, .answers = H5I_INVALID_HID};
+                       .file = H5I_INVALID_HID, .images = H5I_INVALID_HID, .answers = H5I_INVALID_HID,
+                       .images_direct.fd = -1, .answers_direct.fd = -1};
   sn_status st = agree(d, describe(ds));
   if (st == SN_OK) st = sn_store_choose(ds, opt, &ds->placement, ds->placement_why, sizeof ds->placement_why);
   if (st == SN_OK) st = sn_store_fill(ds);
@@ -212,6 +215,8 @@ void sn_dataset_free(sn_dataset *ds) {
   sn_data_store *s = ds->store;
   if (s) {
     sn_h5_lock();
+    sn_direct_rows_free(&s->answers_direct);
+    sn_direct_rows_free(&s->images_direct);
     if (s->answers >= 0) H5Dclose(s->answers);
     if (s->images >= 0) H5Dclose(s->images);
     if (s->file >= 0) H5Fclose(s->file);
