@@ -9,22 +9,9 @@
 #
 # Each configuration runs ROUNDS times, interleaved, and keeps its best round.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-source "$ROOT/scripts/deps.sh"
-BUILD=${BUILD_DIR:-$ROOT/build-bench}
 STEPS=${STEPS:-300}
 ROUNDS=${ROUNDS:-3}
-
-# SN_BENCH_NO_BUILD=1 times the shardnet already in BUILD_DIR
-if [ -z "${SN_BENCH_NO_BUILD:-}" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
-fi
-SHARDNET=$BUILD/shardnet
-"$ROOT/datasets/fashion_mnist.sh" "$SHARDNET" >/dev/null
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$ROOT"
+source "$(dirname "$0")/lib.sh"  # SN_BENCH_NO_BUILD=1 times the shardnet in BUILD_DIR
 src=/usr/share/datasets/fashion-mnist
 "$SHARDNET" convert idx --images "$src/train-images-idx3-ubyte.gz" --labels "$src/train-labels-idx1-ubyte.gz" \
   --compress 4 --shuffle --out "$WORK/fashion-gzip.h5" >/dev/null

@@ -9,20 +9,8 @@
 #
 # Prints the peak as GNU time reports it (KiB) and in MiB.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-source "$ROOT/scripts/deps.sh"
-BUILD=${BUILD_DIR:-$ROOT/build-bench}
 STEPS=${STEPS:-200}
-
-if [ -z "${SN_BENCH_NO_BUILD:-}" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
-fi
-SHARDNET=$BUILD/shardnet
-"$ROOT/datasets/fashion_mnist.sh" "$SHARDNET" >/dev/null
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$ROOT"
+source "$(dirname "$0")/lib.sh"
 
 # peak NAME LABEL [ENV=VALUE ...] -- [--set ...]: one rank, as a user starts it without mpirun
 peak() {

@@ -12,19 +12,9 @@
 # on a shared machine only slows runs down). Needs datasets/fashion-mnist-*.h5
 # (made here with datasets/fashion_mnist.sh when missing).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-source "$ROOT/scripts/deps.sh"
-BUILD=${BUILD_DIR:-$ROOT/build-bench}
 STEPS=${STEPS:-200}
 ROUNDS=${ROUNDS:-2}
-
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
-SHARDNET=$BUILD/shardnet
-"$ROOT/datasets/fashion_mnist.sh" "$SHARDNET" >/dev/null
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$ROOT"
+source "$(dirname "$0")/lib.sh"
 
 # run NAME RANKS THREADS BATCH BIND [--set ...]: prints "img/s step_ms wait_ms"
 # The sets held in memory (replicate): this measures the engine and the reduction,

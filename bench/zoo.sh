@@ -14,21 +14,10 @@
 # to compare with (the dataset's benchmark table): AlexNet 0.899, VGG16 (26M
 # parameters) 0.935, GoogLeNet 0.937, ResNet18 with augmentation 0.949.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-source "$ROOT/scripts/deps.sh"
-BUILD=${BUILD_DIR:-$ROOT/build-bench}
 RANKS=${RANKS:-2}
 MODELS=(${ZOO_MODELS:-lenet5 alexnet_fashion vgg_fashion googlenet_fashion resnet_fashion cifar_example_fashion autoencoder})
-if [ "${SN_BENCH_NO_BUILD:-0}" != 1 ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSN_BUILD_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)" --target shardnet_cli >/dev/null
-fi
-SHARDNET=$BUILD/shardnet
-cd "$ROOT"
-"$ROOT/datasets/fashion_mnist.sh" "$SHARDNET" >/dev/null
+source "$(dirname "$0")/lib.sh"
 [ -e datasets/fashion-mnist-sr-test.h5 ] || /usr/bin/python3 datasets/fashion_mnist_sr.py >/dev/null
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} SHARDNET_PROGRESS=0
 
 out=bench/results/zoo-$(date +%Y%m%d-%H%M%S).md
