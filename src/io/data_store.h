@@ -16,7 +16,6 @@ typedef struct {
   int fd;                  /* HDF5's POSIX descriptor of the file, not ours to close */
   uint64_t file_bytes;
   hid_t set;
-  int rank;
   size_t row_bytes;
   size_t chunk_rows;       /* 0: contiguous, from contiguous_at */
   uint64_t contiguous_at;

@@ -46,7 +46,6 @@ void sn_direct_rows_init(hid_t file, hid_t set, hid_t mem_type, size_t row_bytes
     d->fd = *(int *)handle;
     d->file_bytes = (uint64_t)st.st_size;
     d->set = set;
-    d->rank = nd;
     d->chunk_rows = chunk_rows;
     d->row_bytes = row_bytes;
   } else {

@@ -43,7 +43,7 @@ typedef struct {
  * data, so the tiled loop vectorises with it (a byte would make the vector 16
  * outputs wide, more than most pooled rows). */
 #define POOL_MAX_PLANE INT32_MAX
-_Static_assert(sizeof(int32_t) == sizeof(float), "winners are stored in float aux slots");
+_Static_assert(sizeof(int32_t) == sizeof(float), "winners are stored in float workspace slots");
 
 static sn_status pool_parse(sn_layer *l, sn_args *args, pool_kind kind) {
   pool_cfg *c = calloc(1, sizeof *c);
