@@ -108,7 +108,10 @@ typedef struct {
 
 /* What backward gets. It ADDS the input gradients into din[k] (the net zeroes them
  * first, so fan-out sums naturally) and ADDS parameter gradients into param grads.
- * din[k] is NULL when nobody needs that gradient (the network input). */
+ * din[k] is NULL when nobody needs that gradient (the network input). A layer whose
+ * ops set fresh_din may find bit k of din_fresh set: din[k] then holds stale values
+ * and the layer WRITES it instead (it is the first to add into it, so the net skips
+ * a pass clearing it). */
 typedef struct {
   int batch;
   const float *in[SN_MAX_INPUTS];
@@ -120,6 +123,7 @@ typedef struct {
   float *dout;
   int dout_scratch;
   float *din[SN_MAX_INPUTS];
+  unsigned din_fresh;
   float *aux;
   float *work;
   sn_rng_key rng;
@@ -172,6 +176,8 @@ typedef struct sn_layer_ops {
   /* Set for a reshape (flatten): the output holds the input's values in the input's
    * order, so the net may hand forward the input's own buffer as f->out. */
   int output_is_input;
+  /* Set when backward honours sn_bwd.din_fresh. */
+  int fresh_din;
   void (*forward)(sn_layer *l, const sn_fwd *f);
   void (*backward)(sn_layer *l, const sn_bwd *b);
   /* Forward multiply-adds x2 for one sample; NULL means zero. */
@@ -223,6 +229,8 @@ sn_status sn_parse_init(sn_args *args, sn_init_kind dflt, sn_init_kind *out);
 
 /* y = act(y) in place over n values. */
 void sn_activation_forward(sn_activation act, float *y, size_t n);
+/* The same from x into y (which may be x). */
+void sn_activation_apply(sn_activation act, const float *x, float *y, size_t n);
 /* dx += dy * act'(.) written through the output y (every supported activation's
  * derivative is a function of its output). */
 void sn_activation_backward(sn_activation act, const float *y, const float *dy, float *dx,

@@ -22,18 +22,22 @@
     }                                                                        \
   } while (0)
 
-void sn_activation_forward(sn_activation act, float *y, size_t n) {
+void sn_activation_apply(sn_activation act, const float *x, float *y, size_t n) {
   const float alpha = act.alpha;
   switch (act.kind) {
-    case SN_ACT_NONE: break;
-    case SN_ACT_RELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : 0.0f); break;
-    case SN_ACT_LEAKY_RELU: FOR_EACH(n, const float v = y[i]; const float neg = alpha * v; y[i] = v > 0.0f ? v : neg);
+    case SN_ACT_NONE:
+      if (x != y) FOR_EACH(n, y[i] = x[i]);
       break;
-    case SN_ACT_ELU: FOR_EACH(n, y[i] = y[i] > 0.0f ? y[i] : alpha * expm1f(y[i])); break;
-    case SN_ACT_SIGMOID: FOR_EACH(n, y[i] = 1.0f / (1.0f + expf(-y[i]))); break;
-    case SN_ACT_TANH: FOR_EACH(n, y[i] = tanhf(y[i])); break;
+    case SN_ACT_RELU: FOR_EACH(n, const float v = x[i]; y[i] = v > 0.0f ? v : 0.0f); break;
+    case SN_ACT_LEAKY_RELU: FOR_EACH(n, const float v = x[i]; const float neg = alpha * v; y[i] = v > 0.0f ? v : neg);
+      break;
+    case SN_ACT_ELU: FOR_EACH(n, const float v = x[i]; y[i] = v > 0.0f ? v : alpha * expm1f(v)); break;
+    case SN_ACT_SIGMOID: FOR_EACH(n, y[i] = 1.0f / (1.0f + expf(-x[i]))); break;
+    case SN_ACT_TANH: FOR_EACH(n, y[i] = tanhf(x[i])); break;
   }
 }
+
+void sn_activation_forward(sn_activation act, float *y, size_t n) { sn_activation_apply(act, y, y, n); }
 
 /* The gradient loop of each kind: out(i, v) consumes v = dy[i] * f'(.), written
  * through the output y. Both inputs are loaded into locals first: gcc 12 does not

@@ -39,12 +39,14 @@ typedef struct {
   float *work;
 } sn_conv_fwd_args;
 
-/* Backward ADDS into dx (NULL: not needed), dw and db (NULL without a bias). y and dy
- * are the forward output and the gradient at it; with dy_scratch (only for a kernel
- * made with spec.dy_scratch) the kernel may overwrite dy. */
+/* Backward ADDS into dx (NULL: not needed), dw and db (NULL without a bias); with
+ * dx_fresh it writes dx instead. y and dy are the forward output and the gradient at
+ * it; with dy_scratch (only for a kernel made with spec.dy_scratch) the kernel may
+ * overwrite dy. */
 typedef struct {
   int batch;
   int dy_scratch;
+  int dx_fresh;
   const float *x, *w, *y;
   float *dy;
   float *dx, *dw, *db;

@@ -149,6 +149,7 @@ static void sample_backward(const native_conv *c, const sn_conv_bwd_args *a, int
   const int k = c->rows, n = c->cols;
   const float *x = a->x + (size_t)smp * c->in_size;
   float *dx = a->dx ? a->dx + (size_t)smp * c->in_size : NULL;
+  const float dx_beta = a->dx_fresh ? 0.0f : 1.0f;
   if (!s->transposed) {
     const float *xcol = x;
     if (!c->direct) {
@@ -161,10 +162,11 @@ static void sample_backward(const native_conv *c, const sn_conv_bwd_args *a, int
     if (!dx) return;
     if (c->direct) {
       // din [cin, h*w] += W^T [cin, cout] x dpre [cout, h*w]
-      sn_gemm(1, 0, k, n, s->cout, 1.0f, a->w, k, dpre, n, 1.0f, dx, n);
+      sn_gemm(1, 0, k, n, s->cout, 1.0f, a->w, k, dpre, n, dx_beta, dx, n);
     } else {
       // dcol [cin*kh*kw, oh*ow] = W^T x dpre, reusing the column slice
       sn_gemm(1, 0, k, n, s->cout, 1.0f, a->w, k, dpre, n, 0.0f, col, n);
+      if (a->dx_fresh) memset(dx, 0, c->in_size * sizeof *dx);
       sn_col2im_add(&s->g, col, n, dx);
     }
     return;
@@ -179,7 +181,7 @@ static void sample_backward(const native_conv *c, const sn_conv_bwd_args *a, int
   sn_gemm(0, 1, s->cin, k, n, 1.0f, x, n, dcol, n, gs->dw_beta, gs->dw, k);
   gs->dw_beta = 1.0f;
   // din [cin, h*w] += W [cin, cout*kh*kw] x dcol [cout*kh*kw, h*w]
-  if (dx) sn_gemm(0, 0, s->cin, n, k, 1.0f, a->w, k, dcol, n, 1.0f, dx, n);
+  if (dx) sn_gemm(0, 0, s->cin, n, k, 1.0f, a->w, k, dcol, n, dx_beta, dx, n);
 }
 
 static void native_backward(const void *impl, const sn_conv_bwd_args *a) {

@@ -47,7 +47,8 @@ typedef struct {
   dnnl_memory_t bw_src, bw_ddst, bw_dwei, bw_dbias;
   sn_dnnl_reorder x_in, w_in, y_out;            /* forward: NCHW/OIHW <-> primitive layouts */
   sn_dnnl_reorder xb_in, dy_in, dw_out;         /* backward weights */
-  sn_dnnl_reorder dyd_in, wd_in, dx_out;        /* backward data */
+  sn_dnnl_reorder dyd_in, wd_in, dx_out;        /* backward data; dx_out adds into dx */
+  sn_dnnl_reorder dx_set;                       /* ... and this one writes it (dx_fresh) */
   int dyd_shared;                               /* backward data reads backward weights' dy */
   size_t xb_bytes, dy_bytes;                     /* primitive-side batch buffers, for zeroing */
   /* workspace offsets (bytes) */
@@ -143,7 +144,8 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
   dnnl_exec_arg_t dargs[4] = {{DNNL_ARG_DIFF_DST, c->bd_ddst}, {DNNL_ARG_WEIGHTS, c->bd_wei},
                               {DNNL_ARG_DIFF_SRC, c->bd_dsrc}};
   sn_dnnl_run(&c->bwd_d, scratch, 3, dargs);
-  sn_dnnl_reorder_run(&c->dx_out, a->batch, sn_dnnl_at(w, c->b_dsrc), a->dx, scratch);
+  sn_dnnl_reorder_run(a->dx_fresh ? &c->dx_set : &c->dx_out, a->batch, sn_dnnl_at(w, c->b_dsrc), a->dx,
+                      scratch);
 }
 
 static void onednn_destroy(void *impl) {
@@ -155,9 +157,9 @@ static void onednn_destroy(void *impl) {
                             c->bd_dsrc, c->bw_src, c->bw_ddst, c->bw_dwei, c->bw_dbias};
   for (int k = 0; k < 11; k++)
     if (mems[k]) dnnl_memory_destroy(mems[k]);
-  sn_dnnl_reorder *rs[9] = {&c->x_in, &c->w_in, &c->y_out, &c->xb_in, &c->dy_in,
-                            &c->dw_out, &c->dyd_in, &c->wd_in, &c->dx_out};
-  for (int k = 0; k < 9; k++) sn_dnnl_reorder_destroy(rs[k]);
+  sn_dnnl_reorder *rs[10] = {&c->x_in,   &c->w_in,   &c->y_out, &c->xb_in,  &c->dy_in,
+                             &c->dw_out, &c->dyd_in, &c->wd_in, &c->dx_out, &c->dx_set};
+  for (int k = 0; k < 10; k++) sn_dnnl_reorder_destroy(rs[k]);
   free(c);
 }
 
@@ -295,6 +297,7 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
   if (!c->dyd_shared) SN_TRY(sn_dnnl_reorder_create(&c->dyd_in, &d->y, bd_ddst, 0, 1));
   SN_TRY(sn_dnnl_reorder_create(&c->wd_in, &d->w, bd_wei, 0, 0));
   SN_TRY(sn_dnnl_reorder_create(&c->dx_out, bd_dsrc, &d->x, 1, 1));
+  SN_TRY(sn_dnnl_reorder_create(&c->dx_set, bd_dsrc, &d->x, 0, 1));
   c->xb_bytes = md_bytes(bw_src);
   c->dy_bytes = md_bytes(bw_ddst);
 
@@ -331,9 +334,10 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
     c->b_wei = ws_take(&dp, md_bytes(bd_wei));
     c->b_dsrc = ws_take(&dp, md_bytes(bd_dsrc));
     c->b_dscratch = ws_take(&dp, 0);
-    const sn_dnnl_reorder *dr[3] = {&c->dyd_in, &c->wd_in, &c->dx_out};
+    const sn_dnnl_reorder *dr[4] = {&c->dyd_in, &c->wd_in, &c->dx_out, &c->dx_set};
     dp.at += max3(c->bwd_d.scratch_bytes, sn_dnnl_reorder_scratch(dr[0]),
-                  max3(0, sn_dnnl_reorder_scratch(dr[1]), sn_dnnl_reorder_scratch(dr[2])));
+                  max3(sn_dnnl_reorder_scratch(dr[1]), sn_dnnl_reorder_scratch(dr[2]),
+                       sn_dnnl_reorder_scratch(dr[3])));
   }
   c->b_total = b.at > dp.at ? b.at : dp.at;
   const char *impl = "?";

@@ -23,14 +23,17 @@ static sn_status act_infer(sn_layer *l) {
 
 static void act_forward(sn_layer *l, const sn_fwd *f) {
   const size_t n = (size_t)f->batch * sn_shape_size(l->out_shape);
-  memcpy(f->out, f->in[0], n * sizeof(float));
-  sn_activation_forward(*(const sn_activation *)l->impl, f->out, n);
+  sn_activation_apply(*(const sn_activation *)l->impl, f->in[0], f->out, n);
 }
 
 static void act_backward(sn_layer *l, const sn_bwd *b) {
   if (!b->din[0]) return;
   const size_t n = (size_t)b->batch * sn_shape_size(l->out_shape);
-  sn_activation_backward(*(const sn_activation *)l->impl, b->out, b->dout, b->din[0], n);
+  const sn_activation act = *(const sn_activation *)l->impl;
+  if (b->din_fresh & 1u)
+    sn_activation_gradient(act, b->out, b->dout, b->din[0], n);
+  else
+    sn_activation_backward(act, b->out, b->dout, b->din[0], n);
 }
 
 #define ACTIVATION_OPS(name)    \
@@ -39,6 +42,7 @@ static void act_backward(sn_layer *l, const sn_bwd *b) {
    .max_inputs = 1,             \
    .parse = act_parse,          \
    .infer = act_infer,          \
+   .fresh_din = 1,              \
    .forward = act_forward,      \
    .backward = act_backward}
 

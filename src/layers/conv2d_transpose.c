@@ -125,6 +125,7 @@ const sn_layer_ops sn_conv2d_transpose_ops = {
     .prepare = sn_conv_layer_prepare,
     .kernel_name = sn_conv_layer_kernel_name,
     .workspace_floats = sn_conv_layer_workspace,
+    .fresh_din = 1,
     .forward = sn_conv_layer_forward,
     .backward = sn_conv_layer_backward,
     .flops = convt_flops,

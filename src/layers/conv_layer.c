@@ -40,6 +40,7 @@ void sn_conv_layer_backward(sn_layer *l, const sn_bwd *b) {
                                                          .w = l->params[0].data, .y = b->out,
                                                          .dy = b->dout, .dy_scratch = b->dout_scratch,
                                                          .dx = b->din[0],
+                                                         .dx_fresh = (int)(b->din_fresh & 1u),
                                                          .dw = l->params[0].grad,
                                                          .db = c->spec.has_bias ? l->params[1].grad : NULL,
                                                          .work = b->work});

@@ -36,6 +36,18 @@ void sn_net_forward(sn_net *net, const float *x, int batch, const sn_pass *pass)
   }
 }
 
+/* The input slot of l that reads layer j, or -1 when none or several do (a layer
+ * fed the same tensor twice adds into it twice). */
+static int sole_input_slot(const sn_layer *l, int j) {
+  int slot = -1;
+  for (int k = 0; k < l->n_inputs; k++)
+    if (l->inputs[k] == j) {
+      if (slot >= 0) return -1;
+      slot = k;
+    }
+  return slot;
+}
+
 void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass) {
   SN_ASSERT(batch >= 1 && batch <= net->max_batch);
   if (net->dinput)
@@ -46,14 +58,21 @@ void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass
      * receives the sum. A gradient buffer is cleared just before the first layer that
      * adds into it (grad_plan.c): it may have served another layer until then. The
      * loss-facing one holds the loss gradient. */
-    for (int j = 0; j < net->n_layers - 1; j++)
-      if (plan->zero_at[j] == i)
-        memset(net->dacts[j], 0, (size_t)batch * sn_shape_size(net->layers[j].out_shape) * sizeof(float));
     sn_layer *l = &net->layers[i];
+    unsigned fresh = 0;
+    for (int j = 0; j < net->n_layers - 1; j++)
+      if (plan->zero_at[j] == i) {
+        const int k = sole_input_slot(l, j);
+        if (l->ops->fresh_din && k >= 0)
+          fresh |= 1u << k; /* the layer writes it: no clearing pass */
+        else
+          memset(net->dacts[j], 0, (size_t)batch * sn_shape_size(net->layers[j].out_shape) * sizeof(float));
+      }
     sn_bwd b = {.batch = batch,
                 .out = net->acts[i],
                 .dout = net->dacts[i],
                 .dout_scratch = i < net->n_layers - 1,
+                .din_fresh = fresh,
                 .aux = net->aux[i],
                 .work = net->work,
                 .rng = sn_rng_make_key(pass->seed, pass->epoch, (uint32_t)i),

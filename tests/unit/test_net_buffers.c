@@ -59,10 +59,36 @@ static void test_flatten_shares_its_input(void) {
   sn_net_destroy(net);
 }
 
+/* The first layer to add into a gradient buffer writes it instead (sn_bwd.din_fresh),
+ * and the net no longer clears it: a layer that added anyway would add a stale
+ * gradient of whichever layer used the shared buffer before. Checked against finite
+ * differences through every layer that writes (conv, transposed conv, batch norm in
+ * training, activations, add with an input named twice, which still adds), on both
+ * kernel sets. The activations are smooth ones: a relu's kink next to batch norm's
+ * moving statistics defeats float finite differences. */
+static void check_fresh_gradients(sn_kernel_set set) {
+  sn_net *net = sn_test_net_kernels(
+      sn_shape_chw(3, 6, 5),
+      "conv2d name=c1 filters=4 kernel=3 padding=same bias=false; batchnorm2d name=b1; tanh name=r1; "
+      "conv2d name=c2 filters=4 kernel=3 padding=same; elu name=r2; add name=a inputs=r1,r2,r1; "
+      "conv2d_transpose name=t filters=2 kernel=2 stride=2; sigmoid name=s; add inputs=s,t; "
+      "flatten; dense units=3",
+      3, set, SN_PRECISION_FP32);
+  if (!net) return;
+  CU_ASSERT(sn_test_gradcheck(net, 3, 1, 1e-2, 2e-2, 200) <= 2e-2);
+  sn_net_destroy(net);
+}
+
+static void test_fresh_gradients(void) {
+  check_fresh_gradients(SN_KERNELS_NATIVE);
+  if (sn_kernels_have_onednn()) check_fresh_gradients(SN_KERNELS_ONEDNN);
+}
+
 int main(void) {
   const sn_test_case cases[] = {{"a chain of layers needs two gradient buffers", test_chain_needs_two_buffers},
                                 {"a skip connection keeps its gradient live", test_skip_connection_stays_live},
                                 {"flatten shares its producer's buffer", test_flatten_shares_its_input},
+                                {"layers writing their input gradients pass a gradient check", test_fresh_gradients},
                                 {NULL, NULL}};
   return sn_test_main("net_buffers", cases);
 }
