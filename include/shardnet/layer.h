@@ -137,11 +137,24 @@ typedef struct {
  * p->grad (beta 1) or in turns as b->builder decides. */
 void sn_param_grad_rows(const sn_bwd *b, const sn_param *p, sn_grad_rows_fn fn, void *ctx);
 
+/* Blocked layout: a (C, H, W) tensor whose C is a multiple of SN_BLOCK may be kept
+ * channel-blocked between layers that all take it (oneDNN's nChw16c: sample, C/16
+ * blocks, H, W, 16 channels), so that oneDNN convolutions need no reorder in or out.
+ * Its gradient has the same layout. src/net/layout.c decides, from what each layer
+ * says it can do (sn_layer_ops.blocked): */
+#define SN_BLOCK 16
+enum {
+  SN_BLOCKED_IN = 1,   /* takes blocked inputs */
+  SN_BLOCKED_OUT = 2,  /* can write its output blocked */
+  SN_BLOCKED_SAME = 4, /* ... and then only when its inputs are: element-wise or per-channel layers */
+};
+
 /* What sn_net_reserve tells a layer before any pass: the largest batch, the OpenMP
  * threads the workspace is sized for, which kernels to make at which precision,
  * whether backward will get its dout as scratch (sn_bwd.dout_scratch), and whether
  * din stays NULL (it reads only the network input, whose gradient nobody wants): a
- * kernel then sizes no buffers for it. */
+ * kernel then sizes no buffers for it. blocked_in (bit k: input k) and blocked_out
+ * say which tensors are blocked; a layer is prepared again when they change. */
 typedef struct {
   int max_batch;
   int threads;
@@ -149,6 +162,8 @@ typedef struct {
   sn_kernel_set kernels;
   int output_grad_scratch;
   int no_input_grad;
+  unsigned blocked_in;
+  int blocked_out;
 } sn_prepare;
 
 typedef struct sn_layer sn_layer;
@@ -178,6 +193,9 @@ typedef struct sn_layer_ops {
   int output_is_input;
   /* Set when backward honours sn_bwd.din_fresh. */
   int fresh_din;
+  /* SN_BLOCKED_* bits, once prepared (a convolution can when its kernel is oneDNN's);
+   * NULL means none: the layer reads and writes plain (C, H, W). */
+  unsigned (*blocked)(const sn_layer *l);
   void (*forward)(sn_layer *l, const sn_fwd *f);
   void (*backward)(sn_layer *l, const sn_bwd *b);
   /* Forward multiply-adds x2 for one sample; NULL means zero. */

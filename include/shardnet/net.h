@@ -82,6 +82,7 @@ typedef struct sn_net {
   /* Per-batch buffers, sized by sn_net_reserve. */
   int max_batch;
   float **acts, **dacts, **aux;   /* dacts[i] is valid only during backward */
+  int *blocked;                   /* acts[i] and dacts[i] are channel-blocked (src/net/layout.c) */
   sn_grad_plan dact_plan;
   float *work;
   size_t work_floats;
@@ -129,8 +130,15 @@ const float *sn_net_output(const sn_net *net);
 sn_shape sn_net_output_shape(const sn_net *net);
 /* Index of the layer called name, or -1. */
 int sn_net_find_layer(const sn_net *net, const char *name);
-/* Output of layer i for the last forward pass. */
+/* Output of layer i for the last forward pass, in the layout the net keeps it
+ * (net->blocked[i]: channel-blocked); sn_net_copy_output gives plain (C, H, W). */
 const float *sn_net_layer_output(const sn_net *net, int i);
+/* Copies samples [first, first + count) of layer i's last output to dst, plain. */
+void sn_net_copy_output(const sn_net *net, int i, int first, int count, float *dst);
+/* src/net/layout.c, for sn_net_reserve: which outputs stay blocked (blocked[i]), from
+ * the prepared layers' SN_BLOCKED_* bits; and the bits of layer i's blocked inputs. */
+void sn_layout_plan(const sn_net *net, int *blocked);
+unsigned sn_layout_inputs(const sn_net *net, int i);
 
 /* Receptive field and jump (input pixels per output pixel step) of each layer. */
 void sn_net_receptive_fields(const sn_net *net, double *field, double *jump);

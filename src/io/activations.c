@@ -102,7 +102,7 @@ static sn_status keep_row(void *ctx, size_t row, int n, const sn_net *net, const
   const size_t j = row - o->first;
   memcpy(o->buf + o->offset[0] + j * o->per[0], x, o->per[0] * sizeof(float));
   for (int k = 1; k < o->n_sets; k++)
-    memcpy(o->buf + o->offset[k] + j * o->per[k], sn_net_layer_output(net, k - 1), o->per[k] * sizeof(float));
+    sn_net_copy_output(net, k - 1, 0, 1, o->buf + o->offset[k] + j * o->per[k]);
   return SN_OK;
 }
 

@@ -26,6 +26,8 @@ typedef struct {
   sn_activation act;    /* applied to the output; backward differentiates it first */
   int dy_scratch;       /* backward gets dy as scratch (sn_conv_bwd_args.dy_scratch) */
   int no_dx;            /* backward never gets a dx: no buffers for it */
+  int x_blocked;        /* x and dx are channel-blocked (SN_BLOCK), not NCHW */
+  int y_blocked;        /* y and dy are */
 } sn_conv_spec;
 
 typedef struct sn_conv_kernel sn_conv_kernel;
@@ -64,6 +66,8 @@ void sn_conv_kernel_destroy(sn_conv_kernel *k);
 size_t sn_conv_kernel_workspace(const sn_conv_kernel *k);
 /* "native", "oneDNN jit:avx512_core", "oneDNN jit_bf16:avx512_core_bf16", ... */
 const char *sn_conv_kernel_name(const sn_conv_kernel *k);
+/* Whether the kernel can be made with x_blocked and y_blocked (oneDNN's can). */
+int sn_conv_kernel_takes_blocked(const sn_conv_kernel *k);
 void sn_conv_kernel_forward(const sn_conv_kernel *k, const sn_conv_fwd_args *a);
 void sn_conv_kernel_backward(const sn_conv_kernel *k, const sn_conv_bwd_args *a);
 
@@ -71,6 +75,7 @@ void sn_conv_kernel_backward(const sn_conv_kernel *k, const sn_conv_bwd_args *a)
 typedef struct {
   size_t (*workspace)(const void *impl);
   const char *(*name)(const void *impl);
+  int takes_blocked;
   void (*forward)(const void *impl, const sn_conv_fwd_args *a);
   void (*backward)(const void *impl, const sn_conv_bwd_args *a);
   void (*destroy)(void *impl);

@@ -219,8 +219,11 @@ static void native_backward(const void *impl, const sn_conv_bwd_args *a) {
 
 static void native_destroy(void *impl) { free(impl); }
 
-static const sn_conv_impl_ops native_ops = {native_workspace, native_name, native_forward,
-                                            native_backward, native_destroy};
+static const sn_conv_impl_ops native_ops = {.workspace = native_workspace,
+                                            .name = native_name,
+                                            .forward = native_forward,
+                                            .backward = native_backward,
+                                            .destroy = native_destroy};
 
 sn_status sn_conv_native_create(const sn_conv_spec *spec, int max_batch, int threads, void **impl,
                                 const sn_conv_impl_ops **ops) {

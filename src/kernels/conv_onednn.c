@@ -4,6 +4,10 @@
  * friends: measured twice as fast here as its NCHW path, which is im2col + GEMM like
  * ours). The layers' NCHW batches are reordered in and out at each call; a smaller
  * batch is reordered sample by sample into the same buffers, its missing samples zero.
+ * A tensor the net keeps channel-blocked (spec.x_blocked, y_blocked) is already in
+ * the primitive's layout when fp32, and then the primitive runs on the net's buffer
+ * itself, for all max_batch samples (the net's buffers hold that many; the output
+ * gradient's missing samples are zeroed so they add nothing to the kernel gradient).
  * In bf16, activations, weights and output gradients enter as bf16; outputs, input
  * gradients and kernel gradients come out fp32 (fp32 accumulation). All buffers,
  * scratchpads included, live in the layers' shared workspace. */
@@ -50,6 +54,9 @@ typedef struct {
   sn_dnnl_reorder dyd_in, wd_in, dx_out;        /* backward data; dx_out adds into dx */
   sn_dnnl_reorder dx_set;                       /* ... and this one writes it (dx_fresh) */
   int dyd_shared;                               /* backward data reads backward weights' dy */
+  /* the primitive runs on the net's blocked buffer, no reorder: forward's x and y,
+   * backward weights' x and dy, backward data's dy, and dx when it is written */
+  int x_direct, y_direct, xb_direct, dy_direct, dyd_direct, dx_direct;
   size_t xb_bytes, dy_bytes;                     /* primitive-side batch buffers, for zeroing */
   /* workspace offsets (bytes) */
   size_t f_src, f_wei, f_dst, f_scratch, f_total;
@@ -74,11 +81,12 @@ static void zero_tail(const onednn_conv *c, char *buf, size_t bytes, int batch) 
 static void onednn_forward(const void *impl, const sn_conv_fwd_args *a) {
   const onednn_conv *c = impl;
   float *w = a->work;
-  sn_dnnl_reorder_run(&c->x_in, a->batch, a->x, sn_dnnl_at(w, c->f_src), sn_dnnl_at(w, c->f_scratch));
+  if (!c->x_direct)
+    sn_dnnl_reorder_run(&c->x_in, a->batch, a->x, sn_dnnl_at(w, c->f_src), sn_dnnl_at(w, c->f_scratch));
   sn_dnnl_reorder_run(&c->w_in, 1, a->w, sn_dnnl_at(w, c->f_wei), sn_dnnl_at(w, c->f_scratch));
-  sn_dnnl_bind(c->src, sn_dnnl_at(w, c->f_src));
+  sn_dnnl_bind(c->src, c->x_direct ? (const void *)a->x : sn_dnnl_at(w, c->f_src));
   sn_dnnl_bind(c->wei, sn_dnnl_at(w, c->f_wei));
-  sn_dnnl_bind(c->dst, sn_dnnl_at(w, c->f_dst));
+  sn_dnnl_bind(c->dst, c->y_direct ? (void *)a->y : sn_dnnl_at(w, c->f_dst));
   dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, c->wei}, {DNNL_ARG_DST, c->dst}};
   int nargs = 3;
   if (c->s.has_bias) {
@@ -86,13 +94,14 @@ static void onednn_forward(const void *impl, const sn_conv_fwd_args *a) {
     args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->bias};
   }
   sn_dnnl_run(&c->fwd, sn_dnnl_at(w, c->f_scratch), nargs, args);
-  sn_dnnl_reorder_run(&c->y_out, a->batch, sn_dnnl_at(w, c->f_dst), a->y, sn_dnnl_at(w, c->f_scratch));
+  if (!c->y_direct)
+    sn_dnnl_reorder_run(&c->y_out, a->batch, sn_dnnl_at(w, c->f_dst), a->y, sn_dnnl_at(w, c->f_scratch));
   if (!c->fused) sn_activation_forward(c->s.act, a->y, (size_t)a->batch * c->out_size);
 }
 
 /* The gradient at the pre-activation: dy itself, or dy * act'(y), in place when dy is
  * scratch and else in the workspace. */
-static const float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_args *a) {
+static float *pre_activation_grad(const onednn_conv *c, const sn_conv_bwd_args *a) {
   if (c->s.act.kind == SN_ACT_NONE) return a->dy;
   float *dpre = a->dy_scratch ? a->dy : (float *)sn_dnnl_at(a->work, c->b_dpre);
   /* large enough to run on the whole team inside */
@@ -104,15 +113,26 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
   const onednn_conv *c = impl;
   float *w = a->work;
   void *scratch = sn_dnnl_at(w, c->b_wscratch);
-  const float *dpre = pre_activation_grad(c, a);
+  float *dpre = pre_activation_grad(c, a);
 
-  /* weights: dW += src (x) dpre, db += sum dpre; missing samples are zeros */
-  sn_dnnl_reorder_run(&c->dy_in, a->batch, dpre, sn_dnnl_at(w, c->b_ddst), scratch);
-  zero_tail(c, sn_dnnl_at(w, c->b_ddst), c->dy_bytes, a->batch);
-  sn_dnnl_reorder_run(&c->xb_in, a->batch, a->x, sn_dnnl_at(w, c->b_src), scratch);
-  zero_tail(c, sn_dnnl_at(w, c->b_src), c->xb_bytes, a->batch);
-  sn_dnnl_bind(c->bw_src, sn_dnnl_at(w, c->b_src));
-  sn_dnnl_bind(c->bw_ddst, sn_dnnl_at(w, c->b_ddst));
+  /* weights: dW += src (x) dpre, db += sum dpre; missing samples are zeros (dy's
+   * zeros alone keep a direct x's stale samples out of dW) */
+  void *ddst = dpre;
+  if (c->dy_direct)
+    zero_tail(c, (char *)dpre, (size_t)c->n * c->out_size * sizeof(float), a->batch);
+  if (!c->dy_direct) {
+    ddst = sn_dnnl_at(w, c->b_ddst);
+    sn_dnnl_reorder_run(&c->dy_in, a->batch, dpre, ddst, scratch);
+    zero_tail(c, ddst, c->dy_bytes, a->batch);
+  }
+  const void *src = a->x;
+  if (!c->xb_direct) {
+    src = sn_dnnl_at(w, c->b_src);
+    sn_dnnl_reorder_run(&c->xb_in, a->batch, a->x, sn_dnnl_at(w, c->b_src), scratch);
+    zero_tail(c, sn_dnnl_at(w, c->b_src), c->xb_bytes, a->batch);
+  }
+  sn_dnnl_bind(c->bw_src, src);
+  sn_dnnl_bind(c->bw_ddst, ddst);
   sn_dnnl_bind(c->bw_dwei, sn_dnnl_at(w, c->b_dwei));
   dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, c->bw_src}, {DNNL_ARG_DIFF_DST, c->bw_ddst},
                              {DNNL_ARG_DIFF_WEIGHTS, c->bw_dwei}};
@@ -132,20 +152,25 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
 
   /* data: dx += dpre (x)^T W, in buffers laid over the weight pass's dead ones */
   scratch = sn_dnnl_at(w, c->b_dscratch);
-  size_t ddst = c->b_ddst;
   if (!c->dyd_shared) {
-    ddst = c->b_ddst_d;
-    sn_dnnl_reorder_run(&c->dyd_in, a->batch, dpre, sn_dnnl_at(w, ddst), scratch);
+    ddst = dpre;
+    if (!c->dyd_direct) {
+      ddst = sn_dnnl_at(w, c->b_ddst_d);
+      sn_dnnl_reorder_run(&c->dyd_in, a->batch, dpre, ddst, scratch);
+    }
   }
   sn_dnnl_reorder_run(&c->wd_in, 1, a->w, sn_dnnl_at(w, c->b_wei), scratch);
-  sn_dnnl_bind(c->bd_ddst, sn_dnnl_at(w, ddst));
+  /* a written dx in the primitive's layout takes its output directly */
+  const int dx_direct = c->dx_direct && a->dx_fresh;
+  sn_dnnl_bind(c->bd_ddst, ddst);
   sn_dnnl_bind(c->bd_wei, sn_dnnl_at(w, c->b_wei));
-  sn_dnnl_bind(c->bd_dsrc, sn_dnnl_at(w, c->b_dsrc));
+  sn_dnnl_bind(c->bd_dsrc, dx_direct ? (void *)a->dx : sn_dnnl_at(w, c->b_dsrc));
   dnnl_exec_arg_t dargs[4] = {{DNNL_ARG_DIFF_DST, c->bd_ddst}, {DNNL_ARG_WEIGHTS, c->bd_wei},
                               {DNNL_ARG_DIFF_SRC, c->bd_dsrc}};
   sn_dnnl_run(&c->bwd_d, scratch, 3, dargs);
-  sn_dnnl_reorder_run(a->dx_fresh ? &c->dx_set : &c->dx_out, a->batch, sn_dnnl_at(w, c->b_dsrc), a->dx,
-                      scratch);
+  if (!dx_direct)
+    sn_dnnl_reorder_run(a->dx_fresh ? &c->dx_set : &c->dx_out, a->batch, sn_dnnl_at(w, c->b_dsrc), a->dx,
+                        scratch);
 }
 
 static void onednn_destroy(void *impl) {
@@ -163,8 +188,12 @@ static void onednn_destroy(void *impl) {
   free(c);
 }
 
-static const sn_conv_impl_ops onednn_ops = {onednn_workspace, onednn_name, onednn_forward,
-                                            onednn_backward, onednn_destroy};
+static const sn_conv_impl_ops onednn_ops = {.workspace = onednn_workspace,
+                                            .name = onednn_name,
+                                            .takes_blocked = 1,
+                                            .forward = onednn_forward,
+                                            .backward = onednn_backward,
+                                            .destroy = onednn_destroy};
 
 static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
   return dnnl_primitive_desc_query_md(pd, what, 0);
@@ -189,8 +218,10 @@ static int init_descs(const sn_conv_spec *s, int n, int bf16, descs *d) {
   const dnnl_dims_t wd = {s->cout, s->cin, g->kh, g->kw}, bd = {s->cout};
   const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
   int ok = 1;
-  ok &= dnnl_memory_desc_init_by_tag(&d->x, 4, xd, dnnl_f32, dnnl_nchw) == dnnl_success;
-  ok &= dnnl_memory_desc_init_by_tag(&d->y, 4, yd, dnnl_f32, dnnl_nchw) == dnnl_success;
+  const dnnl_format_tag_t x_tag = s->x_blocked ? dnnl_nChw16c : dnnl_nchw;
+  const dnnl_format_tag_t y_tag = s->y_blocked ? dnnl_nChw16c : dnnl_nchw;
+  ok &= dnnl_memory_desc_init_by_tag(&d->x, 4, xd, dnnl_f32, x_tag) == dnnl_success;
+  ok &= dnnl_memory_desc_init_by_tag(&d->y, 4, yd, dnnl_f32, y_tag) == dnnl_success;
   ok &= dnnl_memory_desc_init_by_tag(&d->w, 4, wd, dnnl_f32, s->transposed ? dnnl_iohw : dnnl_oihw) ==
         dnnl_success;
   ok &= dnnl_memory_desc_init_by_tag(&d->bias, 1, bd, dnnl_f32, dnnl_a) == dnnl_success;
@@ -300,12 +331,21 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
   SN_TRY(sn_dnnl_reorder_create(&c->dx_set, bd_dsrc, &d->x, 0, 1));
   c->xb_bytes = md_bytes(bw_src);
   c->dy_bytes = md_bytes(bw_ddst);
+  /* only the net's own blocked buffers: a plain x may be the caller's input, sized
+   * for the batch at hand */
+  const int xb = c->s.x_blocked, yb = c->s.y_blocked;
+  c->x_direct = xb && dnnl_memory_desc_equal(src, &d->x);
+  c->y_direct = yb && dnnl_memory_desc_equal(dst, &d->y);
+  c->xb_direct = xb && dnnl_memory_desc_equal(bw_src, &d->x);
+  c->dy_direct = yb && dnnl_memory_desc_equal(bw_ddst, &d->y);
+  c->dyd_direct = yb && dnnl_memory_desc_equal(bd_ddst, &d->y);
+  c->dx_direct = xb && dnnl_memory_desc_equal(bd_dsrc, &d->x);
 
   /* forward: src | weights | dst | scratch */
   ws_cursor f = {0};
-  c->f_src = ws_take(&f, md_bytes(src));
+  c->f_src = ws_take(&f, c->x_direct ? 0 : md_bytes(src));
   c->f_wei = ws_take(&f, md_bytes(wei));
-  c->f_dst = ws_take(&f, md_bytes(dst));
+  c->f_dst = ws_take(&f, c->y_direct ? 0 : md_bytes(dst));
   c->f_scratch = ws_take(&f, 0);
   f.at += max3(c->fwd.scratch_bytes, sn_dnnl_reorder_scratch(&c->x_in),
                sn_dnnl_reorder_scratch(&c->w_in) > sn_dnnl_reorder_scratch(&c->y_out)
@@ -320,9 +360,9 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
   ws_cursor b = {0};
   const int dpre_in_ws = c->s.act.kind != SN_ACT_NONE && !c->s.dy_scratch;
   c->b_dpre = ws_take(&b, dpre_in_ws ? (size_t)c->n * c->out_size * sizeof(float) : 0);
-  c->b_ddst = ws_take(&b, c->dy_bytes);
+  c->b_ddst = ws_take(&b, c->dy_direct ? 0 : c->dy_bytes);
   ws_cursor dp = b;
-  c->b_src = ws_take(&b, c->xb_bytes);
+  c->b_src = ws_take(&b, c->xb_direct ? 0 : c->xb_bytes);
   c->b_dwei = ws_take(&b, md_bytes(bw_dwei));
   c->b_dbias = ws_take(&b, (size_t)c->s.cout * sizeof(float));
   c->b_wscratch = ws_take(&b, 0);
@@ -330,7 +370,7 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
   b.at += max3(c->bwd_w.scratch_bytes, sn_dnnl_reorder_scratch(wr[0]),
                max3(0, sn_dnnl_reorder_scratch(wr[1]), sn_dnnl_reorder_scratch(wr[2])));
   if (!c->s.no_dx) {
-    c->b_ddst_d = ws_take(&dp, c->dyd_shared ? 0 : md_bytes(bd_ddst));
+    c->b_ddst_d = ws_take(&dp, c->dyd_shared || c->dyd_direct ? 0 : md_bytes(bd_ddst));
     c->b_wei = ws_take(&dp, md_bytes(bd_wei));
     c->b_dsrc = ws_take(&dp, md_bytes(bd_dsrc));
     c->b_dscratch = ws_take(&dp, 0);

@@ -21,6 +21,9 @@ static sn_status act_infer(sn_layer *l) {
   return SN_OK;
 }
 
+/* Element-wise: any layout, the output's that of the input. */
+static unsigned act_blocked(const sn_layer *l) { return SN_BLOCKED_IN | SN_BLOCKED_OUT | SN_BLOCKED_SAME; }
+
 static void act_forward(sn_layer *l, const sn_fwd *f) {
   const size_t n = (size_t)f->batch * sn_shape_size(l->out_shape);
   sn_activation_apply(*(const sn_activation *)l->impl, f->in[0], f->out, n);
@@ -43,6 +46,7 @@ static void act_backward(sn_layer *l, const sn_bwd *b) {
    .parse = act_parse,          \
    .infer = act_infer,          \
    .fresh_din = 1,              \
+   .blocked = act_blocked,      \
    .forward = act_forward,      \
    .backward = act_backward}
 

@@ -18,6 +18,9 @@ static sn_status add_infer(sn_layer *l) {
   return SN_OK;
 }
 
+/* Element-wise: any layout, as long as all inputs and the output share it. */
+static unsigned add_blocked(const sn_layer *l) { return SN_BLOCKED_IN | SN_BLOCKED_OUT | SN_BLOCKED_SAME; }
+
 static void add_forward(sn_layer *l, const sn_fwd *f) {
   const size_t n = (size_t)f->batch * sn_shape_size(l->out_shape);
   const float *a = f->in[0], *b = f->in[1];
@@ -60,6 +63,7 @@ const sn_layer_ops sn_add_ops = {
     .parse = add_parse,
     .infer = add_infer,
     .fresh_din = 1,
+    .blocked = add_blocked,
     .forward = add_forward,
     .backward = add_backward,
     .flops = add_flops,

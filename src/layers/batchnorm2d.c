@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "layers/channel_ops.h"
 #include "layers/layer_types.h"
 
 /* Statistics are per channel over (N, H, W); the parameters (gamma, beta, moving_mean,
@@ -14,6 +15,7 @@ typedef struct {
   int sync;
   int channels;    /* C, or the units of a 1-D input */
   size_t area;     /* H * W, or 1 */
+  int blocked;     /* input and output are channel-blocked (sn_prepare.blocked_out) */
 } bn_cfg;
 
 enum { P_GAMMA, P_BETA, P_MOVING_MEAN, P_MOVING_VARIANCE };
@@ -27,9 +29,6 @@ typedef struct {
   double *inv_std;  /* [C] 1 / sqrt(variance + epsilon) used to normalise */
   double *sums;     /* [2C + 1] per-channel sums being reduced (and a count, in forward) */
 } bn_aux;
-
-/* Below this many values per call the OpenMP team costs more than it saves. */
-#define BN_PARALLEL_MIN 32768
 
 static bn_aux aux_view(const bn_cfg *c, float *aux) {
   double *d = (double *)aux; /* sn_net_reserve hands out 64-byte aligned buffers */
@@ -68,72 +67,34 @@ static size_t bn_aux_floats(const sn_layer *l, int batch) {
   return 2 * (2 + 4 * (size_t)c->channels + 1);
 }
 
-static int worth_threads(const bn_cfg *c, int batch) {
-  return c->channels > 1 && (size_t)batch * c->channels * c->area >= BN_PARALLEL_MIN;
+static unsigned bn_blocked(const sn_layer *l) {
+  /* per channel and element-wise: any layout, the output's that of the input */
+  return ((const bn_cfg *)l->impl)->area > 1 ? SN_BLOCKED_IN | SN_BLOCKED_OUT | SN_BLOCKED_SAME : 0;
 }
 
-/* Per-channel sums run in 8 fixed lanes, added up at the end: a plain double
- * accumulator is a chain of dependent adds that the compiler may not reorder (4 cycles
- * per value; batch norm ran at 3 GFLOP/s), and fixed lanes give the same sums on every
- * run whatever the buffer's alignment. */
-#define LANES 8
-
-static double lanes_total(const double *l) {
-  double t = 0.0;
-  for (int k = 0; k < LANES; k++) t += l[k];
-  return t;
+static sn_status bn_prepare(sn_layer *l, const sn_prepare *p) {
+  ((bn_cfg *)l->impl)->blocked = p->blocked_out;
+  return SN_OK;
 }
 
-/* One channel's sum of x and of x^2 over batch and area. */
-static void channel_moments(const bn_cfg *c, int batch, int ch, const float *x, double *sum,
-                            double *sum_sq) {
-  double s[LANES] = {0}, q[LANES] = {0};
-  for (int n = 0; n < batch; n++) {
-    const float *p = x + ((size_t)n * c->channels + ch) * c->area;
-    size_t i = 0;
-    for (; i + LANES <= c->area; i += LANES)
-      for (int k = 0; k < LANES; k++) {
-        const double v = p[i + k];
-        s[k] += v;
-        q[k] += v * v;
-      }
-    for (int k = 0; i < c->area; i++, k++) {
-      const double v = p[i];
-      s[k] += v;
-      q[k] += v * v;
-    }
-  }
-  *sum = lanes_total(s);
-  *sum_sq = lanes_total(q);
+static sn_channel_view view_of(const bn_cfg *c, int batch) {
+  return (sn_channel_view){.batch = batch, .channels = c->channels, .area = c->area, .blocked = c->blocked};
 }
 
-/* One channel's sum of dy and of dy * xhat over batch and area. */
-static void channel_grad_sums(const bn_cfg *c, int batch, int ch, const float *x, const float *dy,
-                              double mean, double inv_std, double *sum_dy, double *sum_dy_xhat) {
-  double s[LANES] = {0}, q[LANES] = {0};
-  for (int n = 0; n < batch; n++) {
-    const size_t base = ((size_t)n * c->channels + ch) * c->area;
-    const float *px = x + base, *pd = dy + base;
-    size_t i = 0;
-    for (; i + LANES <= c->area; i += LANES)
-      for (int k = 0; k < LANES; k++) {
-        const double g = pd[i + k];
-        s[k] += g;
-        q[k] += g * ((double)px[i + k] - mean);
-      }
-    for (int k = 0; i < c->area; i++, k++) {
-      const double g = pd[i];
-      s[k] += g;
-      q[k] += g * ((double)px[i] - mean);
-    }
-  }
-  *sum_dy = lanes_total(s);
-  *sum_dy_xhat = lanes_total(q) * inv_std;
+/* The workspace: the sums' scratch (doubles), then 3 x C coefficients. */
+static size_t bn_workspace(const sn_layer *l, int batch, int threads) {
+  const sn_channel_view v = view_of(l->impl, batch);
+  return 2 * sn_channel_scratch_doubles(&v) + 3 * (size_t)v.channels;
+}
+
+static float *coefficients(const sn_channel_view *v, float *work) {
+  return work + 2 * sn_channel_scratch_doubles(v);
 }
 
 static void bn_forward(sn_layer *l, const sn_fwd *f) {
   const bn_cfg *c = l->impl;
   const int ch_n = c->channels;
+  const sn_channel_view v = view_of(c, f->batch);
   bn_aux a = aux_view(c, f->aux);
   float *moving_mean = l->params[P_MOVING_MEAN].data;
   float *moving_var = l->params[P_MOVING_VARIANCE].data;
@@ -141,9 +102,7 @@ static void bn_forward(sn_layer *l, const sn_fwd *f) {
   if (f->training) {
     /* Sums and sums of squares (in double, which keeps E[x^2] - E[x]^2 accurate) are
      * what ranks can add up to get the statistics of the whole global batch. */
-#pragma omp parallel for schedule(static) if (worth_threads(c, f->batch))
-    for (int ch = 0; ch < ch_n; ch++)
-      channel_moments(c, f->batch, ch, f->in[0], &a.sums[ch], &a.sums[ch_n + ch]);
+    sn_channel_moments(&v, f->in[0], (double *)f->work, a.sums, a.sums + ch_n);
     a.sums[2 * ch_n] = (double)f->batch * (double)c->area;
     if (c->sync && f->reducer.sum) f->reducer.sum(f->reducer.ctx, a.sums, 2 * ch_n + 1);
     *a.count = a.sums[2 * ch_n];
@@ -163,29 +122,26 @@ static void bn_forward(sn_layer *l, const sn_fwd *f) {
       a.inv_std[ch] = 1.0 / sqrt((double)moving_var[ch] + c->epsilon);
     }
   }
+  /* y = scale * x + shift */
   const float *gamma = l->params[P_GAMMA].data, *beta = l->params[P_BETA].data;
-  const int planes = f->batch * ch_n;
-#pragma omp parallel for schedule(static) if (worth_threads(c, f->batch))
-  for (int p = 0; p < planes; p++) {
-    const int ch = p % ch_n;
-    const float scale = (float)(gamma[ch] * a.inv_std[ch]);
-    const float shift = (float)(beta[ch] - a.mean[ch] * gamma[ch] * a.inv_std[ch]);
-    const float *x = f->in[0] + (size_t)p * c->area;
-    float *y = f->out + (size_t)p * c->area;
-    for (size_t i = 0; i < c->area; i++) y[i] = x[i] * scale + shift;
+  float *scale = coefficients(&v, f->work), *shift = scale + ch_n;
+  for (int ch = 0; ch < ch_n; ch++) {
+    scale[ch] = (float)(gamma[ch] * a.inv_std[ch]);
+    shift[ch] = (float)(beta[ch] - a.mean[ch] * gamma[ch] * a.inv_std[ch]);
   }
+  sn_channel_map(&v, scale, f->in[0], NULL, NULL, shift, f->out, 0);
 }
 
 static void bn_backward(sn_layer *l, const sn_bwd *b) {
   const bn_cfg *c = l->impl;
   const int ch_n = c->channels;
+  const sn_channel_view v = view_of(c, b->batch);
   bn_aux a = aux_view(c, b->aux);
   const int training = *a.training != 0.0;
   float *dgamma = l->params[P_GAMMA].grad, *dbeta = l->params[P_BETA].grad;
-#pragma omp parallel for schedule(static) if (worth_threads(c, b->batch))
-  for (int ch = 0; ch < ch_n; ch++)
-    channel_grad_sums(c, b->batch, ch, b->in[0], b->dout, a.mean[ch], a.inv_std[ch], &a.sums[ch],
-                      &a.sums[ch_n + ch]);
+  /* sums[C + ch] = sum dy * (x - mean) first, times inv_std: sum dy * xhat */
+  sn_channel_grad_sums(&v, b->in[0], b->dout, a.mean, (double *)b->work, a.sums, a.sums + ch_n);
+  for (int ch = 0; ch < ch_n; ch++) a.sums[ch_n + ch] *= a.inv_std[ch];
   /* Parameter gradients take this rank's share only: the gradient all-reduce adds
    * the other ranks' shares. */
   for (int ch = 0; ch < ch_n; ch++) {
@@ -197,39 +153,20 @@ static void bn_backward(sn_layer *l, const sn_bwd *b) {
    * the collective is always matched. */
   if (training && c->sync && b->reducer.sum) b->reducer.sum(b->reducer.ctx, a.sums, 2 * ch_n);
   if (!b->din[0]) return;
+  /* dx = g * (dy - mean(dy) - xhat * mean(dy * xhat)), g = gamma * inv_std, as
+   * dx = g * dy + bx * x + k; fixed statistics (inference) leave dx = g * dy */
   const float *gamma = l->params[P_GAMMA].data;
-  const int planes = b->batch * ch_n;
-  const int fresh = b->din_fresh & 1u; /* write dx instead of adding into it */
-#pragma omp parallel for schedule(static) if (worth_threads(c, b->batch))
-  for (int p = 0; p < planes; p++) {
-    const int ch = p % ch_n;
-    const float g = (float)(gamma[ch] * a.inv_std[ch]);
-    const float *dy = b->dout + (size_t)p * c->area;
-    float *dx = b->din[0] + (size_t)p * c->area;
-    if (!training) {
-      /* Fixed statistics: a per-channel affine map. */
-      if (fresh)
-        for (size_t i = 0; i < c->area; i++) dx[i] = g * dy[i];
-      else
-        for (size_t i = 0; i < c->area; i++) dx[i] += g * dy[i];
-      continue;
-    }
-    /* dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-    const float *x = b->in[0] + (size_t)p * c->area;
-    const float mean_dy = (float)(a.sums[ch] / *a.count);
-    const float mean_dy_xhat = (float)(a.sums[ch_n + ch] / *a.count);
-    const float mean = (float)a.mean[ch], inv_std = (float)a.inv_std[ch];
-    if (fresh)
-      for (size_t i = 0; i < c->area; i++) {
-        const float xhat = (x[i] - mean) * inv_std;
-        dx[i] = g * (dy[i] - mean_dy - xhat * mean_dy_xhat);
-      }
-    else
-      for (size_t i = 0; i < c->area; i++) {
-        const float xhat = (x[i] - mean) * inv_std;
-        dx[i] += g * (dy[i] - mean_dy - xhat * mean_dy_xhat);
-      }
+  float *g = coefficients(&v, b->work), *bx = g + ch_n, *k = bx + ch_n;
+  for (int ch = 0; ch < ch_n; ch++) {
+    const double gi = gamma[ch] * a.inv_std[ch];
+    const double mean_dy = training ? a.sums[ch] / *a.count : 0.0;
+    const double mean_dy_xhat = training ? a.sums[ch_n + ch] / *a.count : 0.0;
+    g[ch] = (float)gi;
+    bx[ch] = (float)(-gi * a.inv_std[ch] * mean_dy_xhat);
+    k[ch] = (float)(gi * (a.inv_std[ch] * mean_dy_xhat * a.mean[ch] - mean_dy));
   }
+  sn_channel_map(&v, g, b->dout, training ? bx : NULL, training ? b->in[0] : NULL, k, b->din[0],
+                 !(b->din_fresh & 1u));
 }
 
 static double bn_flops(const sn_layer *l) {
@@ -244,6 +181,9 @@ const sn_layer_ops sn_batchnorm2d_ops = {
     .parse = bn_parse,
     .infer = bn_infer,
     .aux_floats = bn_aux_floats,
+    .prepare = bn_prepare,
+    .workspace_floats = bn_workspace,
+    .blocked = bn_blocked,
     .fresh_din = 1,
     .forward = bn_forward,
     .backward = bn_backward,

@@ -96,6 +96,7 @@ const sn_layer_ops sn_conv2d_ops = {
     .kernel_name = sn_conv_layer_kernel_name,
     .workspace_floats = sn_conv_layer_workspace,
     .fresh_din = 1,
+    .blocked = sn_conv_layer_blocked,
     .forward = sn_conv_layer_forward,
     .backward = sn_conv_layer_backward,
     .flops = conv2d_flops,

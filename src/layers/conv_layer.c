@@ -13,12 +13,19 @@ sn_status sn_conv_layer_prepare(sn_layer *l, const sn_prepare *p) {
   sn_conv_spec spec = c->spec;
   spec.dy_scratch = p->output_grad_scratch;
   spec.no_dx = p->no_input_grad;
+  spec.x_blocked = (int)(p->blocked_in & 1u);
+  spec.y_blocked = p->blocked_out;
   return sn_conv_kernel_create(&spec, p->max_batch, p->threads, p->precision, p->kernels, &c->compute);
 }
 
 const char *sn_conv_layer_kernel_name(const sn_layer *l) {
   const sn_conv_core *c = core(l);
   return c->compute ? sn_conv_kernel_name(c->compute) : "";
+}
+
+unsigned sn_conv_layer_blocked(const sn_layer *l) {
+  const sn_conv_core *c = core(l);
+  return c->compute && sn_conv_kernel_takes_blocked(c->compute) ? SN_BLOCKED_IN | SN_BLOCKED_OUT : 0;
 }
 
 size_t sn_conv_layer_workspace(const sn_layer *l, int batch, int threads) {

@@ -13,6 +13,7 @@ typedef struct {
 
 sn_status sn_conv_layer_prepare(sn_layer *l, const sn_prepare *p);
 const char *sn_conv_layer_kernel_name(const sn_layer *l);
+unsigned sn_conv_layer_blocked(const sn_layer *l);
 size_t sn_conv_layer_workspace(const sn_layer *l, int batch, int threads);
 void sn_conv_layer_forward(sn_layer *l, const sn_fwd *f);
 void sn_conv_layer_backward(sn_layer *l, const sn_bwd *b);

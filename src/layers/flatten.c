@@ -19,7 +19,10 @@ static void flatten_forward(sn_layer *l, const sn_fwd *f) {
 static void flatten_backward(sn_layer *l, const sn_bwd *b) {
   if (!b->din[0]) return;
   size_t n = (size_t)b->batch * sn_shape_size(l->out_shape);
-  for (size_t i = 0; i < n; i++) b->din[0][i] += b->dout[i];
+  if (b->din_fresh & 1u)
+    memcpy(b->din[0], b->dout, n * sizeof(float));
+  else
+    for (size_t i = 0; i < n; i++) b->din[0][i] += b->dout[i];
 }
 
 const sn_layer_ops sn_flatten_ops = {
@@ -31,4 +34,5 @@ const sn_layer_ops sn_flatten_ops = {
     .forward = flatten_forward,
     .backward = flatten_backward,
     .output_is_input = 1,
+    .fresh_din = 1,
 };

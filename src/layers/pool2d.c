@@ -298,8 +298,11 @@ static void pool_backward(sn_layer *l, const sn_bwd *b) {
 #pragma omp for schedule(static)
     for (size_t p = 0; p < planes; p++) {
       const float *x = b->in[0] + p * in_plane;
+      float *dx = b->din[0] + p * in_plane;
+      /* a din to write is cleared here, plane by plane, in cache and in parallel */
+      if (b->din_fresh & 1u) memset(dx, 0, in_plane * sizeof *dx);
       if (c->kind != POOL_AVG) pool_plane_winners[c->kind](c, x, mine + out_plane, win);
-      pool_plane_backward(c, b->dout + p * out_plane, win, b->din[0] + p * in_plane);
+      pool_plane_backward(c, b->dout + p * out_plane, win, dx);
     }
   }
 }
@@ -324,6 +327,7 @@ static void pool_receptive(const sn_layer *l, double *kernel, double *stride) {
    .parse = parse_fn,                  \
    .infer = pool_infer,                \
    .workspace_floats = pool_workspace, \
+   .fresh_din = 1,                     \
    .forward = pool_forward,            \
    .backward = pool_backward,          \
    .flops = pool_flops,                \

@@ -152,11 +152,13 @@ static void release_buffers(sn_net *net) {
   }
   free(net->acts);
   free(net->dacts);
+  free(net->blocked);
   sn_grad_plan_release(&net->dact_plan);
   free(net->aux);
   sn_free(net->work);
   sn_free(net->dinput);
   net->acts = net->dacts = net->aux = NULL;
+  net->blocked = NULL;
   net->work = net->dinput = NULL;
   net->max_batch = 0;
 }
@@ -203,6 +205,18 @@ void sn_net_set_kernels(sn_net *net, sn_kernel_set set, sn_precision precision) 
   net->precision = precision;
 }
 
+static sn_status prepare_layer(sn_net *net, int i, int max_batch, int want_input_grad) {
+  sn_layer *l = &net->layers[i];
+  if (!l->ops->prepare) return SN_OK;
+  int reads_layers = 0;
+  for (int k = 0; k < l->n_inputs; k++) reads_layers |= l->inputs[k] >= 0;
+  const sn_prepare prep = {.max_batch = max_batch, .threads = net->threads, .precision = net->precision,
+                           .kernels = net->kernels, .output_grad_scratch = i < net->n_layers - 1,
+                           .no_input_grad = !reads_layers && !want_input_grad,
+                           .blocked_in = sn_layout_inputs(net, i), .blocked_out = net->blocked[i]};
+  return l->ops->prepare(l, &prep);
+}
+
 sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
   if (max_batch < 1) return sn_fail(SN_ERR_INVALID, "batch size must be at least 1, got %d", max_batch);
   release_buffers(net);
@@ -210,17 +224,18 @@ sn_status sn_net_reserve(sn_net *net, int max_batch, int want_input_grad) {
   net->acts = calloc((size_t)n, sizeof(float *));
   net->dacts = calloc((size_t)n, sizeof(float *));
   net->aux = calloc((size_t)n, sizeof(float *));
-  if (!net->acts || !net->dacts || !net->aux) return sn_fail(SN_ERR_NOMEM, "cannot allocate activations");
+  net->blocked = calloc((size_t)n, sizeof(int));
+  if (!net->acts || !net->dacts || !net->aux || !net->blocked)
+    return sn_fail(SN_ERR_NOMEM, "cannot allocate activations");
   size_t work = 0;
   net->threads = omp_get_max_threads();
+  /* Prepared once in the plain layout, which tells what each kernel can do; then
+   * again where a tensor it touches stays blocked. */
+  for (int i = 0; i < n; i++) SN_TRY(prepare_layer(net, i, max_batch, want_input_grad));
+  sn_layout_plan(net, net->blocked);
   for (int i = 0; i < n; i++) {
     sn_layer *l = &net->layers[i];
-    int reads_layers = 0;
-    for (int k = 0; k < l->n_inputs; k++) reads_layers |= l->inputs[k] >= 0;
-    const sn_prepare prep = {.max_batch = max_batch, .threads = net->threads, .precision = net->precision,
-                             .kernels = net->kernels, .output_grad_scratch = i < n - 1,
-                             .no_input_grad = !reads_layers && !want_input_grad};
-    if (l->ops->prepare) SN_TRY(l->ops->prepare(l, &prep));
+    if (sn_layout_inputs(net, i) || net->blocked[i]) SN_TRY(prepare_layer(net, i, max_batch, want_input_grad));
     size_t out = (size_t)max_batch * sn_shape_size(l->out_shape);
     if (shares_input_buffer(l))
       net->acts[i] = net->acts[l->inputs[0]];

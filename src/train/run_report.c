@@ -236,7 +236,12 @@ static sn_status write_maps(void *ctx, size_t row, int n, const sn_net *net, con
       if (!is_conv(l)) continue;
       const sn_shape o = l->out_shape;
       const int channels = o.d[0], h = o.d[1], w = o.d[2];
-      const float *out = sn_net_layer_output(net, i) + (size_t)s * sn_shape_size(o);
+      float *out = malloc(sn_shape_size(o) * sizeof *out);
+      if (!out) {
+        st = sn_fail(SN_ERR_NOMEM, "cannot allocate a feature map");
+        break;
+      }
+      sn_net_copy_output(net, i, s, 1, out);
       fputs("<tr><td class=\"name\">", f);
       sn_html_text(f, l->name);
       fprintf(f, " (%d of %d channels)<br>", channels < FEATURE_CHANNELS ? channels : FEATURE_CHANNELS, channels);
@@ -244,6 +249,7 @@ static sn_status write_maps(void *ctx, size_t row, int n, const sn_net *net, con
         snprintf(alt, sizeof alt, "sample %zu %.40s channel %d", row + (size_t)s, l->name, ch);
         st = map_picture(f, out + (size_t)ch * h * w, h, w, alt);
       }
+      free(out);
       fputs("</td></tr>\n", f);
     }
   }

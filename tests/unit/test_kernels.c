@@ -1,7 +1,8 @@
 /* The oneDNN convolution and dense kernels against the native ones: forward, input, kernel and
  * bias gradients for odd shapes (1x1, stride 2, padding, 1 channel, non-square,
  * transposed), for full batches and for batches smaller than the one reserved (which
- * oneDNN runs sample by sample into buffers made for the largest); bf16 within a
+ * oneDNN runs sample by sample into buffers made for the largest, or on all of them,
+ * after a full batch has left them stale); bf16 within a
  * stated tolerance of fp32; and a small model trained in bf16 ending near fp32. */
 #include <math.h>
 #include <stdio.h>
@@ -41,6 +42,21 @@ static const kernel_case cases[] = {
     {"conv2d filters=16 kernel=3 padding=same activation=relu; conv2d filters=4 kernel=3 activation=tanh; "
      "maxpool2d size=2; flatten; dense units=5", 3, 9, 8},
     /* dense runs oneDNN's matmul for the reserved batch, CBLAS for smaller ones */
+    /* residual blocks: oneDNN's run keeps the tensors between its convolutions
+     * channel-blocked (batch norm, activations, add and the global pooling read them
+     * so; the convolutions run on the net's buffers, all reserved samples, whatever
+     * the batch), the native run plain; the tanh one checks bf16 gradients too, and
+     * the last ends in a flatten, so its chain stays plain */
+    {"conv2d filters=16 kernel=3 padding=same bias=false; batchnorm2d; relu name=r; "
+     "conv2d filters=16 kernel=3 padding=same bias=false; batchnorm2d name=b; add inputs=b,r; relu; "
+     "conv2d filters=32 kernel=3 stride=2 padding=same; batchnorm2d; relu; global_avgpool2d; dense units=5",
+     3, 8, 7},
+    {"conv2d filters=32 kernel=3 padding=same; tanh name=t; conv2d filters=16 kernel=1 activation=tanh; "
+     "conv2d filters=32 kernel=3 padding=same name=c; add inputs=c,t; global_avgpool2d; dense units=3",
+     4, 6, 6},
+    {"conv2d filters=16 kernel=3 padding=same; batchnorm2d; relu; conv2d filters=16 kernel=3; relu; flatten; "
+     "dense units=3",
+     2, 7, 7},
     {"flatten; dense units=7", 3, 5, 4},
     {"flatten; dense units=33 activation=tanh bias=false", 2, 3, 5},
     {"flatten; dense units=64 activation=relu; dense units=5", 4, 4, 4},
@@ -69,6 +85,17 @@ static int run_case(const kernel_case *k, int batch, sn_kernel_set set, sn_preci
   sn_test_fill(dout, *ny, 12, -1.0f, 1.0f);
   sn_test_fill(net->params, net->n_params, 13, -0.5f, 0.5f);
   const sn_pass pass = {.training = 1};
+  if (batch < RESERVED) {
+    /* a full batch first leaves every buffer's unused samples stale, not zero */
+    const size_t fx = (size_t)RESERVED * sn_shape_size(net->input_shape);
+    const size_t fy = (size_t)RESERVED * sn_shape_size(sn_net_output_shape(net));
+    float *x2 = malloc(fx * sizeof *x2), *dout2 = malloc(fy * sizeof *dout2);
+    sn_test_fill(x2, fx, 21, -2.0f, 2.0f);
+    sn_test_fill(dout2, fy, 22, -2.0f, 2.0f);
+    sn_test_pass(net, x2, RESERVED, &pass, dout2);
+    free(x2);
+    free(dout2);
+  }
   const float *y = sn_test_pass(net, x, batch, &pass, dout);
   r->y = malloc(*ny * sizeof(float));
   r->dx = malloc(*nx * sizeof(float));
@@ -148,6 +175,33 @@ static void test_bf16_within_tolerance(void) {
   compare(SN_PRECISION_BF16, 0.02);
 }
 
+/* Which outputs the oneDNN run keeps blocked: between convolutions, through batch
+ * norm, activations and add into the global pooling; never the net's output, and
+ * not a chain that ends in a layer reading only plain tensors (flatten). */
+static void test_blocked_layout_plan(void) {
+  const char *net_text =
+      "conv2d name=c1 filters=16 kernel=3 padding=same; batchnorm2d name=b1; relu name=r1; "
+      "conv2d name=c2 filters=16 kernel=3 padding=same; add name=a inputs=c2,r1; relu name=r2; "
+      "global_avgpool2d name=g; "
+      "conv2d name=c3 inputs=r2 filters=16 kernel=3; relu name=r3; flatten name=f; concat name=k inputs=g,f; "
+      "dense name=d units=3";
+  const char *blocked[] = {"c1", "b1", "r1", "c2", "a", "r2"};
+  const char *plain[] = {"g", "c3", "r3", "f", "k", "d"};
+  for (int set = 0; set < 2; set++) {
+    if (set == 1 && !sn_kernels_have_onednn()) break;
+    sn_net *net = sn_test_net_kernels(sn_shape_chw(3, 8, 8), net_text, 2, set ? SN_KERNELS_ONEDNN : SN_KERNELS_NATIVE,
+                                      SN_PRECISION_FP32);
+    if (!net) return;
+    for (size_t k = 0; k < sizeof blocked / sizeof *blocked; k++) {
+      const int i = sn_net_find_layer(net, blocked[k]);
+      if (net->blocked[i] != set) fprintf(stderr, "\n  %s: %s blocked = %d\n", set ? "oneDNN" : "native", blocked[k], net->blocked[i]);
+      CU_ASSERT_EQUAL(net->blocked[i], set);
+    }
+    for (size_t k = 0; k < sizeof plain / sizeof *plain; k++) CU_ASSERT_EQUAL(net->blocked[sn_net_find_layer(net, plain[k])], 0);
+    sn_net_destroy(net);
+  }
+}
+
 static void test_flip_runs_native(void) {
   sn_net *net = sn_test_net_kernels(sn_shape_chw(2, 5, 5), "conv2d filters=2 kernel=3 flip=true", 2,
                                     SN_KERNELS_ONEDNN, SN_PRECISION_FP32);
@@ -217,6 +271,7 @@ int main(void) {
   const sn_test_case tests[] = {
       {"oneDNN matches native (fp32)", test_onednn_matches_native},
       {"oneDNN bf16 within 2% of native fp32", test_bf16_within_tolerance},
+      {"tensors between oneDNN convolutions stay blocked", test_blocked_layout_plan},
       {"flipped kernels run natively", test_flip_runs_native},
       {"native kernels on request", test_native_on_request},
       {"bf16 training follows fp32", test_bf16_training_follows_fp32},

@@ -63,7 +63,8 @@ static void test_flatten_shares_its_input(void) {
  * and the net no longer clears it: a layer that added anyway would add a stale
  * gradient of whichever layer used the shared buffer before. Checked against finite
  * differences through every layer that writes (conv, transposed conv, batch norm in
- * training, activations, add with an input named twice, which still adds), on both
+ * training, activations, pooling, flatten, add with an input named twice, which
+ * still adds), on both
  * kernel sets. The activations are smooth ones: a relu's kink next to batch norm's
  * moving statistics defeats float finite differences. */
 static void check_fresh_gradients(sn_kernel_set set) {
@@ -72,7 +73,7 @@ static void check_fresh_gradients(sn_kernel_set set) {
       "conv2d name=c1 filters=4 kernel=3 padding=same bias=false; batchnorm2d name=b1; tanh name=r1; "
       "conv2d name=c2 filters=4 kernel=3 padding=same; elu name=r2; add name=a inputs=r1,r2,r1; "
       "conv2d_transpose name=t filters=2 kernel=2 stride=2; sigmoid name=s; add inputs=s,t; "
-      "flatten; dense units=3",
+      "avgpool2d size=2; flatten; dense units=3",
       3, set, SN_PRECISION_FP32);
   if (!net) return;
   CU_ASSERT(sn_test_gradcheck(net, 3, 1, 1e-2, 2e-2, 200) <= 2e-2);
