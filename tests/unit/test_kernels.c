@@ -57,6 +57,14 @@ static const kernel_case cases[] = {
     {"conv2d filters=16 kernel=3 padding=same; batchnorm2d; relu; conv2d filters=16 kernel=3; relu; flatten; "
      "dense units=3",
      2, 7, 7},
+    /* pooling between convolutions (it reads plain tensors, so these stay plain) */
+    {"conv2d filters=16 kernel=3 padding=same activation=relu; maxpool2d size=2; "
+     "conv2d filters=32 kernel=3 padding=same activation=relu; maxpool2d size=3 stride=2 padding=same; "
+     "conv2d filters=16 kernel=1; global_avgpool2d; dense units=4",
+     3, 9, 8},
+    {"conv2d filters=16 kernel=3 activation=tanh; avgpool2d size=2 stride=1; conv2d filters=16 kernel=3 "
+     "padding=same; minpool2d size=2; conv2d filters=16 kernel=1 activation=tanh; flatten; dense units=3",
+     2, 8, 9},
     {"flatten; dense units=7", 3, 5, 4},
     {"flatten; dense units=33 activation=tanh bias=false", 2, 3, 5},
     {"flatten; dense units=64 activation=relu; dense units=5", 4, 4, 4},
@@ -150,9 +158,12 @@ static void compare(sn_precision precision, double rtol) {
       const float *a[3] = {got.y, got.dx, got.grads}, *e[3] = {ref.y, ref.dx, ref.grads};
       const size_t n[3] = {ny, nx, np};
       /* relu's derivative jumps at 0: outputs within bf16's rounding of 0 take the other
-       * side in one of the two runs, and the gradients differ there by whole dy values.
-       * Those cases check bf16 gradients without the activation (the next case). */
-      const int parts_checked = precision == SN_PRECISION_BF16 && strstr(cases[i].layers, "relu") ? 1 : 3;
+       * side in one of the two runs, and the gradients differ there by whole dy values;
+       * so do max and min pooling's winners between values within bf16's rounding.
+       * Those cases check bf16 gradients without them (the next case). */
+      const char *l = cases[i].layers;
+      const int jumps = strstr(l, "relu") || strstr(l, "maxpool") || strstr(l, "minpool");
+      const int parts_checked = precision == SN_PRECISION_BF16 && jumps ? 1 : 3;
       for (int p = 0; p < parts_checked; p++) {
         snprintf(what, sizeof what, "%s, batch %d (%s): %s", cases[i].layers, batches[b], name, parts[p]);
         if (precision == SN_PRECISION_FP32) SN_ASSERT_CLOSE(a[p], e[p], n[p], rtol, rtol, what);
