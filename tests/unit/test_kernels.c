@@ -188,7 +188,8 @@ static void test_bf16_within_tolerance(void) {
 
 /* Which outputs the oneDNN run keeps blocked: between convolutions, through batch
  * norm, activations and add into the global pooling; never the net's output, and
- * not a chain that ends in a layer reading only plain tensors (flatten). */
+ * not a chain that ends in a layer reading only plain tensors (flatten). A blocked
+ * output copied out (sn_net_copy_output) equals the native run's plain one. */
 static void test_blocked_layout_plan(void) {
   const char *net_text =
       "conv2d name=c1 filters=16 kernel=3 padding=same; batchnorm2d name=b1; relu name=r1; "
@@ -198,17 +199,34 @@ static void test_blocked_layout_plan(void) {
       "dense name=d units=3";
   const char *blocked[] = {"c1", "b1", "r1", "c2", "a", "r2"};
   const char *plain[] = {"g", "c3", "r3", "f", "k", "d"};
-  for (int set = 0; set < 2; set++) {
-    if (set == 1 && !sn_kernels_have_onednn()) break;
-    sn_net *net = sn_test_net_kernels(sn_shape_chw(3, 8, 8), net_text, 2, set ? SN_KERNELS_ONEDNN : SN_KERNELS_NATIVE,
+  enum { B = 2, R2 = 16 * 8 * 8 };
+  float x[B * 3 * 8 * 8], r2[2][B * R2];
+  sn_test_fill(x, sizeof x / sizeof *x, 31, -1.0f, 1.0f);
+  const int sets = sn_kernels_have_onednn() ? 2 : 1;
+  for (int set = 0; set < sets; set++) {
+    sn_net *net = sn_test_net_kernels(sn_shape_chw(3, 8, 8), net_text, B, set ? SN_KERNELS_ONEDNN : SN_KERNELS_NATIVE,
                                       SN_PRECISION_FP32);
     if (!net) return;
     for (size_t k = 0; k < sizeof blocked / sizeof *blocked; k++) {
       const int i = sn_net_find_layer(net, blocked[k]);
-      if (net->blocked[i] != set) fprintf(stderr, "\n  %s: %s blocked = %d\n", set ? "oneDNN" : "native", blocked[k], net->blocked[i]);
+      if (net->blocked[i] != set)
+        fprintf(stderr, "\n  %s: %s blocked = %d\n", set ? "oneDNN" : "native", blocked[k], net->blocked[i]);
       CU_ASSERT_EQUAL(net->blocked[i], set);
     }
-    for (size_t k = 0; k < sizeof plain / sizeof *plain; k++) CU_ASSERT_EQUAL(net->blocked[sn_net_find_layer(net, plain[k])], 0);
+    for (size_t k = 0; k < sizeof plain / sizeof *plain; k++)
+      CU_ASSERT_EQUAL(net->blocked[sn_net_find_layer(net, plain[k])], 0);
+    /* readers outside the net get plain copies: sample by sample, then both at once */
+    const sn_pass pass = {.training = 1};
+    sn_test_pass(net, x, B, &pass, NULL);
+    const int i = sn_net_find_layer(net, "r2");
+    sn_net_copy_output(net, i, 1, 1, r2[set] + R2);
+    sn_net_copy_output(net, i, 0, 1, r2[set]);
+    if (set) {
+      SN_ASSERT_CLOSE(r2[1], r2[0], (size_t)B * R2, 1e-4, 1e-4, "r2 copied out of the blocked net");
+      float both[B * R2];
+      sn_net_copy_output(net, i, 0, B, both);
+      CU_ASSERT_EQUAL(memcmp(both, r2[1], sizeof both), 0);
+    }
     sn_net_destroy(net);
   }
 }
