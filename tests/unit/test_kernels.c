@@ -57,6 +57,10 @@ static const kernel_case cases[] = {
     {"conv2d filters=16 kernel=3 padding=same; batchnorm2d; relu; conv2d filters=16 kernel=3; relu; flatten; "
      "dense units=3",
      2, 7, 7},
+    /* a transposed convolution inside a blocked chain */
+    {"conv2d filters=16 kernel=3 padding=same; conv2d_transpose filters=16 kernel=2 stride=2; tanh; "
+     "conv2d filters=16 kernel=3 stride=2; global_avgpool2d; dense units=3",
+     3, 5, 6},
     /* pooling between convolutions (it reads plain tensors, so these stay plain) */
     {"conv2d filters=16 kernel=3 padding=same activation=relu; maxpool2d size=2; "
      "conv2d filters=32 kernel=3 padding=same activation=relu; maxpool2d size=3 stride=2 padding=same; "
@@ -229,6 +233,17 @@ static void test_blocked_layout_plan(void) {
     }
     sn_net_destroy(net);
   }
+  /* a transposed convolution takes part too */
+  if (!sn_kernels_have_onednn()) return;
+  sn_net *net = sn_test_net_kernels(sn_shape_chw(3, 5, 6),
+                                    "conv2d name=c filters=16 kernel=3 padding=same; "
+                                    "conv2d_transpose name=t filters=16 kernel=2 stride=2; tanh name=h; "
+                                    "conv2d filters=16 kernel=3 stride=2; global_avgpool2d; dense units=3",
+                                    2, SN_KERNELS_ONEDNN, SN_PRECISION_FP32);
+  if (!net) return;
+  CU_ASSERT(net->blocked[sn_net_find_layer(net, "c")] && net->blocked[sn_net_find_layer(net, "t")] &&
+            net->blocked[sn_net_find_layer(net, "h")]);
+  sn_net_destroy(net);
 }
 
 static void test_flip_runs_native(void) {
