@@ -73,11 +73,14 @@ sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
 
 /* value into buf of cap bytes, whole: a config cut at the buffer's end would parse as
  * another (shorter) config without a word. */
+static sn_status too_long(const char *name, size_t len, size_t cap) {
+  return sn_fail(SN_ERR_FORMAT, "attribute '%s' is a string of %zu bytes, more than the %zu accepted", name, len,
+                 cap - 1);
+}
+
 static sn_status copy_string(const char *name, const char *value, char *buf, size_t cap) {
   const size_t len = strlen(value);
-  if (len >= cap)
-    return sn_fail(SN_ERR_FORMAT, "attribute '%s' is a string of %zu bytes, more than the %zu accepted", name, len,
-                   cap - 1);
+  if (len >= cap) return too_long(name, len, cap);
   memcpy(buf, value, len + 1);
   return SN_OK;
 }
@@ -107,7 +110,12 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
     H5Tset_size(mem, H5T_VARIABLE);
     H5Tset_cset(mem, H5Tget_cset(type));  /* HDF5 does not convert ASCII <-> UTF-8 */
     char *value = NULL;
-    if (H5Aread(attr, mem, &value) < 0 || !value) {
+    sn_h5_vlen_claims claims;
+    if (sn_h5_attr_vlen_claims(attr, &claims) < 0) {
+      st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    } else if (claims.largest >= cap) {
+      st = too_long(name, claims.largest, cap);
+    } else if (H5Aread(attr, mem, &value) < 0 || !value) {
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     } else {
       st = copy_string(name, value, buf, cap);
@@ -228,7 +236,15 @@ sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, i
     H5Tset_size(mem, H5T_VARIABLE);
     H5Tset_cset(mem, H5Tget_cset(type));  /* HDF5 does not convert ASCII <-> UTF-8 */
     char **raw = calloc((size_t)count, sizeof *raw);
-    if (!raw || H5Aread(attr, mem, raw) < 0) st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    sn_h5_vlen_claims claims;
+    if (sn_h5_attr_vlen_claims(attr, &claims) < 0)
+      st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
+    else if (claims.largest > SN_H5_STRING_MAX || claims.total > SN_H5_STRINGS_BYTES_MAX)
+      st = sn_fail(SN_ERR_FORMAT, "attribute '%s' holds strings of %zu bytes together, the longest %zu; at most %d "
+                   "together and %d each are read", name, claims.total, claims.largest, SN_H5_STRINGS_BYTES_MAX,
+                   SN_H5_STRING_MAX);
+    else if (!raw || H5Aread(attr, mem, raw) < 0)
+      st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     for (hssize_t i = 0; raw && i < count; i++) {
       out[i] = strdup(raw[i] ? raw[i] : "");
       if (raw[i]) H5free_memory(raw[i]);

@@ -48,6 +48,8 @@ sn_status sn_require_regular_file(const char *path);
 #define SN_H5_STRING_MAX (1 << 20)
 /* The most strings a list attribute may hold (layer names, class names, overrides). */
 #define SN_H5_STRINGS_MAX 16384
+/* The most bytes the strings of a variable-length list attribute may hold together. */
+#define SN_H5_STRINGS_BYTES_MAX (16 << 20)
 
 /* Reads a string attribute of obj into buf ("" and SN_OK when absent and !required).
  * It must hold exactly one string of at most SN_H5_STRING_MAX bytes. */
@@ -75,6 +77,18 @@ herr_t sn_h5_rows(hid_t set, hid_t mem, size_t row, size_t m, size_t per_row, in
  * (memory type mem) into it. Returns the HDF5 status. */
 herr_t sn_h5_write_whole(hid_t loc, const char *name, int nd, const hsize_t *dims, hid_t file_type, hid_t mem,
                          hid_t lcpl, hid_t dcpl, const void *data);
+
+/* What the variable-length values of attribute attr claim, in bytes, read from
+ * their stored descriptors before libhdf5 follows them (io/h5_vlen_claims.c): it
+ * allocates what a value claims before it finds the value shorter, so a reader checks
+ * the claims first. Zeros for a type without variable-length values. Returns -1 when
+ * the claims cannot be told (variable-length values nested in a compound, an array
+ * or another sequence; unreadable descriptors): such an attribute is not read. */
+typedef struct sn_h5_vlen_claims {
+  size_t largest;  /* the longest one value claims */
+  size_t total;    /* all values together */
+} sn_h5_vlen_claims;
+int sn_h5_attr_vlen_claims(hid_t attr, sn_h5_vlen_claims *claims);
 
 /* Checks the root attribute `format` is expected (a missing one is accepted). */
 sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected);

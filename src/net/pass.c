@@ -55,9 +55,10 @@ void sn_net_backward(sn_net *net, const float *x, int batch, const sn_pass *pass
   const sn_grad_plan *plan = &net->dact_plan;
   for (int i = net->n_layers - 1; i >= 0; i--) {
     /* Layers add into their inputs' gradients, so a layer read by several others
-     * receives the sum. A gradient buffer is cleared just before the first layer that
-     * adds into it (grad_plan.c): it may have served another layer until then. The
-     * loss-facing one holds the loss gradient. */
+     * receives the sum. The first layer to reach a gradient buffer (grad_plan.c; it
+     * may have served another layer until then) writes it instead when it can
+     * (fresh_din, the buffer its only input's): otherwise the buffer is cleared
+     * just before. The loss-facing one holds the loss gradient. */
     sn_layer *l = &net->layers[i];
     unsigned fresh = 0;
     for (int j = 0; j < net->n_layers - 1; j++)

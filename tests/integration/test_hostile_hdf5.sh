@@ -39,6 +39,18 @@ expect_failure "/targets rows past 2^64 values" 2 "wide-targets.h5: /targets has
 run_ranks 2 eval run --data many-names.h5
 expect_failure "20,000 class names" 2 "attribute 'class_names' holds 20000 strings"
 
+# A dataset whose root 'format' string claims 1 GiB in its stored length (found by
+# fuzz/fuzz_dataset): libhdf5 1.10 allocates and clears the claim before it finds
+# 16 bytes, in the preflight child and again in each rank. The claim is read first.
+oom=$SN_SOURCE_DIR/tests/fuzz-regressions/dataset/oom-vlen-format-attribute
+run_ranks 2 eval run --data "$oom"
+expect_failure "a 'format' attribute claiming 1 GiB" 2 "attribute 'format' is a string of 1073741840 bytes, more than the 63 accepted"
+# the peak of one process (and its preflight child) refusing it
+peak=$($PYTHON -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$SHARDNET" eval run --data "$oom")
+[ "$peak" -lt 512000 ] && pass "refused at a peak of $peak KiB" || fail "refusing it took a peak of $peak KiB"
+
 # A checkpoint whose damaged global heap makes libhdf5 1.10 read the same block
 # forever (found by fuzz/fuzz_checkpoint): the preflight gives up after its limit.
 hang=$SN_SOURCE_DIR/tests/fuzz-regressions/checkpoint/hang-global-heap-read-loops
