@@ -10,7 +10,8 @@
  * gradient's missing samples are zeroed so they add nothing to the kernel gradient).
  * In bf16, activations, weights and output gradients enter as bf16; outputs, input
  * gradients and kernel gradients come out fp32 (fp32 accumulation). All buffers,
- * scratchpads included, live in the layers' shared workspace. */
+ * scratchpads included, live in the layers' shared workspace, but for the bf16 copy
+ * of x that forward makes and backward weights reads again (x_kept). */
 #include "kernels/conv.h"
 
 #ifndef SN_HAVE_ONEDNN
@@ -57,6 +58,9 @@ typedef struct {
   /* the primitive runs on the net's blocked buffer, no reorder: forward's x and y,
    * backward weights' x and dy, backward data's dy, and dx when it is written */
   int x_direct, y_direct, xb_direct, dy_direct, dyd_direct, dx_direct;
+  /* bf16: forward converts x once into x_kept, which backward weights reads (a layer's
+   * backward always follows its forward on the same x), instead of converting again */
+  void *x_kept;
   size_t xb_bytes, dy_bytes;                     /* primitive-side batch buffers, for zeroing */
   /* workspace offsets (bytes) */
   size_t f_src, f_wei, f_dst, f_scratch, f_total;
@@ -81,10 +85,11 @@ static void zero_tail(const onednn_conv *c, char *buf, size_t bytes, int batch) 
 static void onednn_forward(const void *impl, const sn_conv_fwd_args *a) {
   const onednn_conv *c = impl;
   float *w = a->work;
-  if (!c->x_direct)
-    sn_dnnl_reorder_run(&c->x_in, a->batch, a->x, sn_dnnl_at(w, c->f_src), sn_dnnl_at(w, c->f_scratch));
+  void *src = c->x_kept ? c->x_kept : sn_dnnl_at(w, c->f_src);
+  if (!c->x_direct) sn_dnnl_reorder_run(&c->x_in, a->batch, a->x, src, sn_dnnl_at(w, c->f_scratch));
+  if (c->x_kept) zero_tail(c, c->x_kept, c->xb_bytes, a->batch);
   sn_dnnl_reorder_run(&c->w_in, 1, a->w, sn_dnnl_at(w, c->f_wei), sn_dnnl_at(w, c->f_scratch));
-  sn_dnnl_bind(c->src, c->x_direct ? (const void *)a->x : sn_dnnl_at(w, c->f_src));
+  sn_dnnl_bind(c->src, c->x_direct ? (const void *)a->x : src);
   sn_dnnl_bind(c->wei, sn_dnnl_at(w, c->f_wei));
   sn_dnnl_bind(c->dst, c->y_direct ? (void *)a->y : sn_dnnl_at(w, c->f_dst));
   dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, c->src}, {DNNL_ARG_WEIGHTS, c->wei}, {DNNL_ARG_DST, c->dst}};
@@ -125,8 +130,8 @@ static void onednn_backward(const void *impl, const sn_conv_bwd_args *a) {
     sn_dnnl_reorder_run(&c->dy_in, a->batch, dpre, ddst, scratch);
     zero_tail(c, ddst, c->dy_bytes, a->batch);
   }
-  const void *src = a->x;
-  if (!c->xb_direct) {
+  const void *src = c->x_kept ? c->x_kept : a->x;
+  if (!c->xb_direct && !c->x_kept) {
     src = sn_dnnl_at(w, c->b_src);
     sn_dnnl_reorder_run(&c->xb_in, a->batch, a->x, sn_dnnl_at(w, c->b_src), scratch);
     zero_tail(c, sn_dnnl_at(w, c->b_src), c->xb_bytes, a->batch);
@@ -185,6 +190,7 @@ static void onednn_destroy(void *impl) {
   sn_dnnl_reorder *rs[10] = {&c->x_in,   &c->w_in,   &c->y_out, &c->xb_in,  &c->dy_in,
                              &c->dw_out, &c->dyd_in, &c->wd_in, &c->dx_out, &c->dx_set};
   for (int k = 0; k < 10; k++) sn_dnnl_reorder_destroy(rs[k]);
+  free(c->x_kept);
   free(c);
 }
 
@@ -299,7 +305,7 @@ static dnnl_primitive_desc_t make_backward(const sn_conv_spec *s, descs *d, int 
 }
 
 /* Makes the memories and reorders once the three primitive descriptors exist. */
-static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc_t fpd,
+static sn_status build(onednn_conv *c, const descs *d, int bf16, const_dnnl_primitive_desc_t fpd,
                        const_dnnl_primitive_desc_t dpd, const_dnnl_primitive_desc_t wpd) {
   SN_TRY(sn_dnnl_prim_create(&c->fwd, fpd));
   SN_TRY(sn_dnnl_prim_create(&c->bwd_d, dpd));
@@ -340,10 +346,15 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
   c->dy_direct = yb && dnnl_memory_desc_equal(bw_ddst, &d->y);
   c->dyd_direct = yb && dnnl_memory_desc_equal(bd_ddst, &d->y);
   c->dx_direct = xb && dnnl_memory_desc_equal(bd_dsrc, &d->x);
+  /* (in fp32 the second conversion is a plain reorder, cheaper than the memory) */
+  if (bf16 && !c->x_direct && !c->xb_direct && dnnl_memory_desc_equal(src, bw_src)) {
+    c->x_kept = aligned_alloc(64, (c->xb_bytes + 63) & ~(size_t)63);
+    if (!c->x_kept) return sn_fail(SN_ERR_NOMEM, "cannot allocate a convolution's bf16 input");
+  }
 
   /* forward: src | weights | dst | scratch */
   ws_cursor f = {0};
-  c->f_src = ws_take(&f, c->x_direct ? 0 : md_bytes(src));
+  c->f_src = ws_take(&f, c->x_direct || c->x_kept ? 0 : md_bytes(src));
   c->f_wei = ws_take(&f, md_bytes(wei));
   c->f_dst = ws_take(&f, c->y_direct ? 0 : md_bytes(dst));
   c->f_scratch = ws_take(&f, 0);
@@ -362,7 +373,7 @@ static sn_status build(onednn_conv *c, const descs *d, const_dnnl_primitive_desc
   c->b_dpre = ws_take(&b, dpre_in_ws ? (size_t)c->n * c->out_size * sizeof(float) : 0);
   c->b_ddst = ws_take(&b, c->dy_direct ? 0 : c->dy_bytes);
   ws_cursor dp = b;
-  c->b_src = ws_take(&b, c->xb_direct ? 0 : c->xb_bytes);
+  c->b_src = ws_take(&b, c->xb_direct || c->x_kept ? 0 : c->xb_bytes);
   c->b_dwei = ws_take(&b, md_bytes(bw_dwei));
   c->b_dbias = ws_take(&b, (size_t)c->s.cout * sizeof(float));
   c->b_wscratch = ws_take(&b, 0);
@@ -406,7 +417,7 @@ sn_status sn_conv_onednn_create(const sn_conv_spec *spec, int max_batch, sn_prec
   sn_status st = SN_ERR_UNSUPPORTED;
   if (init_descs(spec, max_batch, bf16, &d) && (fpd = make_forward(spec, &d, &c->fused)) &&
       (dpd = make_backward(spec, &d, 0, fpd)) && (wpd = make_backward(spec, &d, 1, fpd)))
-    st = build(c, &d, fpd, dpd, wpd);
+    st = build(c, &d, bf16, fpd, dpd, wpd);
   if (fpd) dnnl_primitive_desc_destroy(fpd);
   if (dpd) dnnl_primitive_desc_destroy(dpd);
   if (wpd) dnnl_primitive_desc_destroy(wpd);
