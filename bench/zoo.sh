@@ -8,6 +8,7 @@
 #   bench/zoo.sh                                   # every model, its config's epochs
 #   ZOO_MODELS="lenet5 vgg_fashion" bench/zoo.sh   # some of them
 #   ZOO_EPOCHS=1 bench/zoo.sh                      # a quick look (1 epoch each)
+#   ZOO_PRECISION=bf16 bench/zoo.sh                # train.precision for every model
 #
 # Needs datasets/fashion-mnist-*.h5 and the derived super-resolution set (made here
 # when missing, from Debian's dataset-fashion-mnist). Published Fashion-MNIST results
@@ -23,8 +24,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} SHARDNET_PROGRESS=0
 out=bench/results/zoo-$(date +%Y%m%d-%H%M%S).md
 mkdir -p bench/results
 {
-  echo "| model | parameters | forward FLOPs | epochs | wall time | test result |"
-  echo "|---|---:|---:|---:|---:|---|"
+  echo "| model | parameters | forward FLOPs | precision | epochs | wall time | test result |"
+  echo "|---|---:|---:|---|---:|---:|---|"
 } >"$out"
 for name in "${MODELS[@]}"; do
   config=configs/$name.yaml
@@ -34,6 +35,9 @@ for name in "${MODELS[@]}"; do
   epochs=$(sed -n 's/^  epochs: \([0-9]*\).*/\1/p' "$config")
   sets=(--set checkpoint.dir="$WORK/$name" --set train.log_every=1000)
   [ -n "${ZOO_EPOCHS:-}" ] && epochs=$ZOO_EPOCHS && sets+=(--set train.epochs="$ZOO_EPOCHS")
+  precision=${ZOO_PRECISION:-$(sed -n 's/^  precision: \([a-z0-9]*\).*/\1/p' "$config")}
+  precision=${precision:-fp32}
+  sets+=(--set train.precision="$precision")
   start=$(date +%s)
   mpirun -np "$RANKS" --bind-to core "$SHARDNET" train "$config" "${sets[@]}" >"$WORK/$name.log" 2>&1 ||
     { echo "zoo: $name failed:" >&2; tail -5 "$WORK/$name.log" >&2; continue; }
@@ -59,6 +63,7 @@ PY
   else
     result="accuracy $("$SHARDNET" eval "$WORK/$name" --data datasets/fashion-mnist-test.h5 | sed -n 's/^accuracy //p')"
   fi
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$params" "$flops" "$epochs" "$wall" "$result" | tee -a "$out"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$params" "$flops" "$precision" "$epochs" "$wall" "$result" |
+    tee -a "$out"
 done
 echo "zoo: table in $out"
