@@ -47,10 +47,11 @@ static herr_t read_attr(hid_t obj, const char *name, const H5A_info_t *info, voi
   hid_t mem = type < 0 ? -1 : H5Tget_native_type(type, H5T_DIR_DEFAULT);
   const hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
   const size_t size = mem < 0 ? 0 : H5Tget_size(mem);
-  /* variable-length values are read only when what they claim is small: the parent
-   * refuses the others unread (io/h5_vlen_claims.c) */
+  /* variable-length values are read only when what they claim is small and matches
+   * their heap objects: the parent refuses the others unread (io/h5_vlen_claims.c) */
   sn_h5_vlen_claims claims;
-  const int claims_fit = sn_h5_attr_vlen_claims(attr, &claims) == 0 && claims.total <= ATTR_READ_MAX;
+  const int claims_fit =
+      sn_h5_attr_vlen_claims(attr, &claims) == 0 && !claims.damaged && claims.total <= ATTR_READ_MAX;
   if (claims_fit && n > 0 && size > 0 && (size_t)n <= ATTR_READ_MAX / size) {
     void *buf = calloc((size_t)n, size);
     if (buf && H5Aread(attr, mem, buf) >= 0 && (H5Tdetect_class(mem, H5T_VLEN) > 0 || H5Tis_variable_str(mem) > 0))

@@ -7,7 +7,9 @@
  * a crafted length costs a reader gigabytes for a file of kilobytes. No public call
  * tells an attribute's lengths, so a conversion of our own ("raw descriptors",
  * registered once) copies each stored descriptor unchanged into an opaque type of
- * the same size, and the 4-byte lengths are read from those. */
+ * the same size, and the 4-byte lengths are read from those. Each one's heap object
+ * is then looked up in the file (io/h5_global_heap.c): libhdf5 1.10 copies the object
+ * whole into a buffer of the claimed length. */
 #include "io/h5util.h"
 
 #include <pthread.h>
@@ -16,7 +18,11 @@
 #include <string.h>
 
 #define RAW_TAG "shardnet: stored variable-length descriptors"
-#define LENGTH_BYTES 4  /* HDF5 file format: a variable-length value's length, little-endian */
+/* HDF5 file format: a variable-length value is stored as its length (4 bytes), its
+ * global heap collection's address and the object's index there (4 bytes), all
+ * little-endian */
+#define LENGTH_BYTES 4
+#define INDEX_BYTES 4
 
 static int is_raw_type(hid_t type) {
   if (H5Tget_class(type) != H5T_OPAQUE) return 0;
@@ -85,8 +91,31 @@ static size_t unit_size(hid_t type) {
   return size;
 }
 
+/* Adds the stored descriptors' claims; a value whose heap object does not match its
+ * descriptor marks the claims damaged (heap NULL: not looked up). */
+static void add_claims(const uint8_t *descriptors, size_t count, size_t each, size_t unit, sn_h5_heap *heap,
+                       sn_h5_vlen_claims *claims) {
+  const size_t addr_bytes = each - LENGTH_BYTES - INDEX_BYTES;
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t *d = descriptors + i * each;
+    const size_t length = (size_t)sn_h5_decode_le(d, LENGTH_BYTES);
+    const size_t bytes = length > SIZE_MAX / unit ? SIZE_MAX : length * unit;
+    if (bytes > claims->largest) claims->largest = bytes;
+    claims->total = bytes > SIZE_MAX - claims->total ? SIZE_MAX : claims->total + bytes;
+    const uint64_t collection = sn_h5_decode_le(d + LENGTH_BYTES, addr_bytes);
+    const uint32_t index = (uint32_t)sn_h5_decode_le(d + LENGTH_BYTES + addr_bytes, INDEX_BYTES);
+    uint64_t stored;
+    /* address 0 is a null value, which libhdf5 does not follow; libhdf5 stores exactly
+     * the claimed bytes, and copies the object whole: a longer one overruns, a shorter
+     * one leaves the rest of the value uninitialised */
+    if (heap && collection != 0 &&
+        (sn_h5_heap_object_size(heap, collection, index, &stored) < 0 || stored != bytes))
+      claims->damaged = 1;
+  }
+}
+
 int sn_h5_attr_vlen_claims(hid_t attr, sn_h5_vlen_claims *claims) {
-  *claims = (sn_h5_vlen_claims){0, 0};
+  *claims = (sn_h5_vlen_claims){0, 0, 0};
   hid_t type = H5Aget_type(attr), space = H5Aget_space(attr);
   const hssize_t count = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
   int known = type >= 0 && count >= 0;
@@ -99,19 +128,17 @@ int sn_h5_attr_vlen_claims(hid_t attr, sn_h5_vlen_claims *claims) {
     pthread_once(&register_once, register_conversion);
     hid_t raw = -1;
     uint8_t *descriptors = NULL;
-    known = unit > 0 && registered >= 0 && each >= LENGTH_BYTES && stored % (hsize_t)count == 0;
+    sn_h5_heap *heap = NULL;
+    known = unit > 0 && registered >= 0 && stored % (hsize_t)count == 0 && each > LENGTH_BYTES + INDEX_BYTES &&
+            each <= LENGTH_BYTES + INDEX_BYTES + 8;
     if (known) {
       raw = H5Tcreate(H5T_OPAQUE, each);
       descriptors = malloc((size_t)stored);
-      known = raw >= 0 && descriptors && H5Tset_tag(raw, RAW_TAG) >= 0 && H5Aread(attr, raw, descriptors) >= 0;
+      known = raw >= 0 && descriptors && H5Tset_tag(raw, RAW_TAG) >= 0 && H5Aread(attr, raw, descriptors) >= 0 &&
+              sn_h5_heap_open(attr, &heap) == 0;
     }
-    for (hssize_t i = 0; known && i < count; i++) {
-      const uint8_t *d = descriptors + (size_t)i * each;
-      const size_t length = (size_t)d[0] | (size_t)d[1] << 8 | (size_t)d[2] << 16 | (size_t)d[3] << 24;
-      const size_t bytes = length > SIZE_MAX / unit ? SIZE_MAX : length * unit;
-      if (bytes > claims->largest) claims->largest = bytes;
-      claims->total = bytes > SIZE_MAX - claims->total ? SIZE_MAX : claims->total + bytes;
-    }
+    if (known) add_claims(descriptors, (size_t)count, each, unit, heap, claims);
+    sn_h5_heap_close(heap);
     free(descriptors);
     if (raw >= 0) H5Tclose(raw);
   }

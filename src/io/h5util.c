@@ -71,13 +71,18 @@ sn_status sn_h5_open_read(sn_dist *d, const char *path, hid_t *file) {
   return SN_OK;
 }
 
-/* value into buf of cap bytes, whole: a config cut at the buffer's end would parse as
- * another (shorter) config without a word. */
 static sn_status too_long(const char *name, size_t len, size_t cap) {
   return sn_fail(SN_ERR_FORMAT, "attribute '%s' is a string of %zu bytes, more than the %zu accepted", name, len,
                  cap - 1);
 }
 
+static sn_status damaged_heap(const char *name) {
+  return sn_fail(SN_ERR_FORMAT, "attribute '%s' is damaged: its variable-length value does not match the global "
+                 "heap object it points to", name);
+}
+
+/* value into buf of cap bytes, whole: a config cut at the buffer's end would parse as
+ * another (shorter) config without a word. */
 static sn_status copy_string(const char *name, const char *value, char *buf, size_t cap) {
   const size_t len = strlen(value);
   if (len >= cap) return too_long(name, len, cap);
@@ -115,6 +120,8 @@ sn_status sn_h5_read_string_attr(hid_t obj, const char *name, char *buf, size_t 
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     } else if (claims.largest >= cap) {
       st = too_long(name, claims.largest, cap);
+    } else if (claims.damaged) {
+      st = damaged_heap(name);
     } else if (H5Aread(attr, mem, &value) < 0 || !value) {
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     } else {
@@ -243,6 +250,8 @@ sn_status sn_h5_read_strings_attr(hid_t obj, const char *name, char ***values, i
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' holds strings of %zu bytes together, the longest %zu; at most %d "
                    "together and %d each are read", name, claims.total, claims.largest, SN_H5_STRINGS_BYTES_MAX,
                    SN_H5_STRING_MAX);
+    else if (claims.damaged)
+      st = damaged_heap(name);
     else if (!raw || H5Aread(attr, mem, raw) < 0)
       st = sn_fail(SN_ERR_FORMAT, "attribute '%s' cannot be read", name);
     for (hssize_t i = 0; raw && i < count; i++) {

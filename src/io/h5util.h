@@ -3,6 +3,7 @@
 #define SN_IO_H5UTIL_H
 
 #include <hdf5.h>
+#include <stdint.h>
 
 #include "shardnet/dist.h"
 #include "shardnet/status.h"
@@ -81,14 +82,32 @@ herr_t sn_h5_write_whole(hid_t loc, const char *name, int nd, const hsize_t *dim
 /* What the variable-length values of attribute attr claim, in bytes, read from
  * their stored descriptors before libhdf5 follows them (io/h5_vlen_claims.c): it
  * allocates what a value claims before it finds the value shorter, so a reader checks
- * the claims first. Zeros for a type without variable-length values. Returns -1 when
- * the claims cannot be told (variable-length values nested in a compound, an array
- * or another sequence; unreadable descriptors): such an attribute is not read. */
+ * the claims first. Zeros for a type without variable-length values. `damaged` is set
+ * when a descriptor points at a global heap object that is not there, runs past its
+ * collection or differs from its claim in length (libhdf5 1.10 would read and write
+ * past its buffers): such an attribute is not read. Returns -1 when the claims cannot be told
+ * (variable-length values nested in a compound, an array or another sequence;
+ * unreadable descriptors): such an attribute is not read either. */
 typedef struct sn_h5_vlen_claims {
   size_t largest;  /* the longest one value claims */
   size_t total;    /* all values together */
+  int damaged;     /* a value's heap object is not what its descriptor says */
 } sn_h5_vlen_claims;
 int sn_h5_attr_vlen_claims(hid_t attr, sn_h5_vlen_claims *claims);
+
+/* Global heap objects read from the file itself (io/h5_global_heap.c), as libhdf5
+ * 1.10 finds them. sn_h5_heap_open opens the file that loc belongs to; *heap stays
+ * NULL for a file open for writing (not checked: its heap may not be on disk yet).
+ * Returns -1 when the file cannot be opened again. */
+typedef struct sn_h5_heap sn_h5_heap;
+int sn_h5_heap_open(hid_t loc, sn_h5_heap **heap);
+void sn_h5_heap_close(sn_h5_heap *heap);
+/* The size of object `index` of the collection at file address `collection`; -1 when
+ * the collection is not one, the object is not in it or runs past its end. */
+int sn_h5_heap_object_size(sn_h5_heap *heap, uint64_t collection, uint32_t index, uint64_t *size);
+/* An unsigned little-endian number of `bytes` bytes, as HDF5 stores them (UINT64_MAX
+ * for more than 8). */
+uint64_t sn_h5_decode_le(const unsigned char *p, size_t bytes);
 
 /* Checks the root attribute `format` is expected (a missing one is accepted). */
 sn_status sn_h5_check_format(hid_t file, const char *path, const char *expected);

@@ -51,10 +51,19 @@ subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNUL
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$SHARDNET" eval run --data "$oom")
 [ "$peak" -lt 512000 ] && pass "refused at a peak of $peak KiB" || fail "refusing it took a peak of $peak KiB"
 
-# A checkpoint whose damaged global heap makes libhdf5 1.10 read the same block
-# forever (found by fuzz/fuzz_checkpoint): the preflight gives up after its limit.
-hang=$SN_SOURCE_DIR/tests/fuzz-regressions/checkpoint/hang-global-heap-read-loops
+# Checkpoints whose string attributes point at damaged global heap objects (found by
+# fuzz/fuzz_checkpoint): libhdf5 1.10 would read the same heap header forever, or copy
+# an object larger than its collection; the objects are looked up first.
 export SHARDNET_H5_PREFLIGHT=2
+for damaged in hang-global-heap-read-loops crash-heap-object-larger-than-its-collection; do
+  run_ranks 2 eval "$SN_SOURCE_DIR/tests/fuzz-regressions/checkpoint/$damaged" --data blobs-test.h5
+  expect_failure "$damaged" 2 "is damaged: its variable-length value does not match the global heap object it points to"
+done
+
+# A dataset's variable-length fill value in a heap whose free space claims 0 bytes:
+# libhdf5 reads that header forever when it opens the dataset, before any check of
+# ours can run. The preflight gives up after its limit.
+hang=$SN_SOURCE_DIR/tests/fuzz-regressions/checkpoint/hang-vlen-fill-value-heap-loops
 start=$(date +%s)
 run_ranks 2 eval "$hang" --data blobs-test.h5
 expect_failure "metadata that never finishes reading" 2 "is corrupt: reading its HDF5 metadata did not finish in 2 s"
